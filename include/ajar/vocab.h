@@ -1,0 +1,96 @@
+/*
+ * vocab.h - tokenizers driven by GGUF metadata, and UTF-8-safe detokenization.
+ *
+ * vocab_load() reads tokenizer.ggml.* from an open GGUF file: the token list,
+ * scores, token types, merges, special-token ids and flags. Tokenization then
+ * follows the model family's algorithm, chosen by tokenizer.ggml.model:
+ *   "llama"  SentencePiece BPE over scores, byte fallback (<0xNN> pieces),
+ *            U+2581 for spaces, add-space prefix (issue 2)
+ *   "gpt2"   byte-level BPE with ranked merges and a pre-tokenizer regex (issue 3)
+ *   "bert"   WordPiece (issue 3)
+ * Tokenizing is pure: a struct ajar_vocab is immutable after load and may be
+ * shared by any number of threads.
+ */
+#ifndef AJAR_VOCAB_H
+#define AJAR_VOCAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ajar/err.h"
+
+struct gguf_file;
+struct ajar_vocab;
+
+/* Token types as GGUF stores them in tokenizer.ggml.token_type. */
+enum ajar_token_type {
+	AJAR_TOKEN_UNDEFINED = 0,
+	AJAR_TOKEN_NORMAL = 1,
+	AJAR_TOKEN_UNKNOWN = 2,
+	AJAR_TOKEN_CONTROL = 3,
+	AJAR_TOKEN_USER_DEFINED = 4,
+	AJAR_TOKEN_UNUSED = 5,
+	AJAR_TOKEN_BYTE = 6,
+};
+
+/* Loads the vocabulary. *out is owned by the caller (vocab_free). The vocab
+ * copies what it needs, so the gguf file may be closed afterwards. */
+enum ajar_err vocab_load(const struct gguf_file *f, struct ajar_vocab **out) AJAR_MUST_CHECK;
+void vocab_free(struct ajar_vocab *v);
+
+int32_t vocab_n_tokens(const struct ajar_vocab *v);
+int32_t vocab_bos(const struct ajar_vocab *v); /* -1 if none */
+int32_t vocab_eos(const struct ajar_vocab *v); /* -1 if none */
+bool vocab_add_bos(const struct ajar_vocab *v); /* BOS added when add_special */
+bool vocab_add_eos(const struct ajar_vocab *v);
+/* True for end-of-generation tokens (EOS, EOT, and any the metadata marks). */
+bool vocab_is_eog(const struct ajar_vocab *v, int32_t id);
+enum ajar_token_type vocab_token_type(const struct ajar_vocab *v, int32_t id);
+/* The stored token text (SentencePiece pieces still carry U+2581). Borrowed. */
+const char *vocab_token_text(const struct ajar_vocab *v, int32_t id);
+
+/*
+ * Tokenizes len bytes of text. add_special adds the model's automatic tokens
+ * (BOS; CLS/SEP for BERT) where its flags say so; parse_special lets text such
+ * as "<s>" become its control token, otherwise it is plain text. Invalid UTF-8
+ * is tokenized as its raw bytes (byte-fallback tokens), never rejected.
+ * On success *ids (n_ids entries) is owned by the caller (free()).
+ */
+enum ajar_err vocab_tokenize(const struct ajar_vocab *v, const char *text, size_t len, bool add_special,
+			     bool parse_special, int32_t **ids, size_t *n_ids) AJAR_MUST_CHECK;
+
+/*
+ * The bytes token id stands for: spaces restored from U+2581, <0xNN> byte tokens
+ * as their single byte; control tokens give "" unless special is true (then
+ * their text). Writes at most cap bytes to buf and returns the full length
+ * (call again with a bigger buffer if it is larger than cap), or -1 for an id
+ * out of range. The result may be an incomplete UTF-8 sequence.
+ */
+int vocab_token_to_piece(const struct ajar_vocab *v, int32_t id, bool special, char *buf, size_t cap);
+
+/*
+ * Streaming detokenizer: feed tokens one at a time and get back only complete
+ * UTF-8 text. Bytes of a character split across tokens are held until the
+ * character is complete; invalid sequences come out as U+FFFD rather than as
+ * broken bytes. Also applies the SentencePiece rule that the leading space of
+ * the very first piece is dropped when strip_leading_space is set.
+ */
+struct detok_stream {
+	const struct ajar_vocab *vocab;
+	bool special;          /* render control tokens as text */
+	bool at_start;         /* no text emitted yet */
+	bool strip_leading_space;
+	unsigned char pend[8]; /* bytes of an unfinished UTF-8 character */
+	size_t n_pend;
+};
+
+void detok_stream_init(struct detok_stream *s, const struct ajar_vocab *v, bool special, bool strip_leading_space);
+/* Appends the complete text that token id releases to out (at most cap bytes,
+ * cap >= 64 is always enough for one token plus held bytes... see vocab.c);
+ * returns bytes written, or -1 if id is out of range or cap too small. */
+int detok_stream_push(struct detok_stream *s, int32_t id, char *out, size_t cap);
+/* Flushes held bytes at end of stream (as U+FFFD if incomplete). */
+int detok_stream_finish(struct detok_stream *s, char *out, size_t cap);
+
+#endif
