@@ -50,7 +50,16 @@ enum ajar_err ajar_err_wrap(enum ajar_err err, const char *fmt, ...)
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
 	memcpy(old, err_msg, sizeof(old));
-	snprintf(err_msg, sizeof(err_msg), "%s: %s", prefix, old);
+	/* Truncation is fine: the message is for people and stays NUL-terminated. */
+	size_t n = strlen(prefix);
+	if (n > sizeof(err_msg) - 3)
+		n = sizeof(err_msg) - 3;
+	memcpy(err_msg, prefix, n);
+	memcpy(err_msg + n, ": ", 2);
+	size_t rest = sizeof(err_msg) - n - 3;
+	size_t m = strnlen(old, rest);
+	memcpy(err_msg + n + 2, old, m);
+	err_msg[n + 2 + m] = '\0';
 	return err;
 }
 
