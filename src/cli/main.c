@@ -1,0 +1,43 @@
+/*
+ * main.c - the `ajar` binary: dispatch to a subcommand.
+ */
+#include "cli/commands.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+} commands[] = {
+	{ "run", cmd_run, "generate text from a prompt" },
+	{ "logits", cmd_logits, "prompt token ids and the last position's logits, as JSON" },
+	{ "tokenize", cmd_tokenize, "text to token ids" },
+	{ "info", cmd_info, "architecture, parameters, tensor types, metadata, SHA-256 of a GGUF file" },
+	{ "import-llama2c", cmd_import_llama2c, "convert a llama2.c checkpoint and tokenizer to GGUF" },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: ajar COMMAND [options]   (ajar COMMAND --help for its options)\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-16s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].fn(argc - 2, argv + 2);
+	fprintf(stderr, "ajar: unknown command '%s' (ajar --help lists them)\n", argv[1]);
+	return 2;
+}

@@ -1,0 +1,116 @@
+/*
+ * model_int.h - internals shared by the model files: the weight table, the
+ * per-architecture hooks, the context's buffers and the primitive ops.
+ */
+#ifndef AJAR_MODEL_INT_H
+#define AJAR_MODEL_INT_H
+
+#include "ajar/gguf.h"
+#include "ajar/model.h"
+#include "ajar/tensor.h"
+#include "ajar/threadpool.h"
+#include "ajar/vocab.h"
+
+/* A 2-D weight matrix (or 1-D vector, n_out = 1) viewed from the mapping:
+ * n_out rows of n_in values, each row row_bytes long. Borrowed from the gguf
+ * mapping, valid until the model is freed. */
+struct weight {
+	const void *data;   /* NULL when an optional tensor is absent */
+	enum ajar_type type;
+	int64_t n_in;       /* ne[0]: values per row */
+	int64_t n_out;      /* ne[1]: rows */
+	size_t row_bytes;
+};
+
+struct llama_layer {
+	struct weight attn_norm; /* (n_embd) F32 */
+	struct weight wq;        /* (n_head*head_dim rows, n_embd) */
+	struct weight wk;        /* (n_head_kv*head_dim, n_embd) */
+	struct weight wv;        /* (n_head_kv*head_dim, n_embd) */
+	struct weight wo;        /* (n_embd, n_head*head_dim) */
+	struct weight bq, bk, bv;/* qwen2 only: biases, F32 */
+	struct weight ffn_norm;  /* (n_embd) F32 */
+	struct weight ffn_gate;  /* (n_ff, n_embd) */
+	struct weight ffn_up;    /* (n_ff, n_embd) */
+	struct weight ffn_down;  /* (n_embd, n_ff) */
+};
+
+struct ajar_context;
+
+/* One entry per architecture: how to read its weights and run its forward
+ * pass. Adding an architecture is one file and one line in arch_table. */
+struct arch_ops {
+	const char *name;     /* general.architecture */
+	enum ajar_arch arch;
+	enum ajar_err (*load)(struct ajar_model *m);
+	enum ajar_err (*forward)(struct ajar_context *ctx, const struct ajar_batch *b, float *logits);
+};
+
+struct ajar_model {
+	struct gguf_file *gguf;       /* owned */
+	struct ajar_vocab *vocab;     /* owned */
+	const struct arch_ops *ops;
+	struct ajar_hparams hp;
+	uint64_t n_params;
+
+	struct weight tok_embd;       /* (n_vocab rows, n_embd) */
+	struct weight output_norm;    /* (n_embd) F32 */
+	struct weight output;         /* (n_vocab, n_embd); == tok_embd when tied */
+	struct weight rope_freqs;     /* optional (n_rot/2) F32 frequency factors */
+	struct llama_layer *layers;   /* n_layer, owned */
+};
+
+struct ajar_context {
+	const struct ajar_model *m;
+	struct threadpool *pool;      /* owned */
+	uint32_t n_ctx, n_seq, n_batch;
+	uint32_t kv_dim;              /* n_head_kv * head_dim */
+	uint32_t *seq_len;            /* n_seq: cached positions per sequence */
+
+	/* KV cache, F32: [n_seq][n_layer][n_ctx][kv_dim]. Owned. */
+	float *k_cache;
+	float *v_cache;
+
+	/* Scratch, all owned, sized for n_batch tokens: */
+	float *x;       /* [n_batch][n_embd] residual stream */
+	float *xb;      /* [n_batch][n_embd] normed input of a block */
+	float *q;       /* [n_batch][n_head*head_dim] */
+	float *k;       /* [n_batch][kv_dim] */
+	float *v;       /* [n_batch][kv_dim] */
+	float *att;     /* [n_batch][n_head*head_dim] attention output */
+	float *hb;      /* [n_batch][n_ff] gate, then the gated product */
+	float *hb2;     /* [n_batch][n_ff] up */
+	float *scores;  /* [n_threads][n_ctx] attention scores */
+	float *rowbuf;  /* [n_threads][max_in] a dequantized weight row */
+	size_t rowbuf_len;
+	uint32_t *seq_next;   /* [n_seq] scratch for batch validation */
+};
+
+/* model.c */
+enum ajar_err model_get_weight(struct ajar_model *m, const char *name, int64_t n_in, int64_t n_out,
+			       bool optional, struct weight *out) AJAR_MUST_CHECK;
+enum ajar_err model_get_norm(struct ajar_model *m, const char *name, int64_t n, bool optional,
+			     struct weight *out) AJAR_MUST_CHECK;
+
+/* llama.c */
+enum ajar_err llama_load(struct ajar_model *m) AJAR_MUST_CHECK;
+enum ajar_err llama_forward(struct ajar_context *ctx, const struct ajar_batch *b, float *logits) AJAR_MUST_CHECK;
+
+/* ops.c: the primitive operations of a forward pass. Shapes in comments. */
+float ops_dot_f32(const float *a, const float *b, int64_t n);
+/* y[t][o] = dot(row o of w, x[t]) (+ bias[o]) for t < n_tok; rows split over
+ * the pool. x rows are x_stride floats apart, y rows y_stride. */
+void ops_matmul(struct ajar_context *ctx, const struct weight *w, const float *x, size_t x_stride, float *y,
+		size_t y_stride, uint32_t n_tok);
+/* out = x / rms(x) * w, over n values; the sum of squares in double, as
+ * llama.cpp does. out may equal x. */
+void ops_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps);
+/* Rotates the first n_rot dims of each of n_heads heads (head_dim apart) of
+ * x for position pos. freq_factors: NULL or n_rot/2 divisors of theta. */
+void ops_rope(float *x, int n_heads, int head_dim, int n_rot, int32_t pos, float freq_base, float freq_scale,
+	      enum ajar_rope_type type, const float *freq_factors);
+/* In-place softmax over n values; the sum in double. */
+void ops_softmax(float *x, int64_t n);
+void ops_embed_row(const struct weight *w, int32_t row, float *out);
+
+#endif
