@@ -325,10 +325,10 @@ static enum ajar_err read_value(struct reader *r, enum gguf_type t, unsigned dep
 static enum ajar_err check_alignment_kv(struct reader *r, size_t at, const struct gguf_value *v)
 {
 	if (v->type != GGUF_TYPE_UINT32)
-		return fail(r, at, AJAR_ERR_FORMAT, "general.alignment has type %s, expected UINT32",
+		return fail(r, at, AJAR_ERR_FORMAT, "has type %s, expected UINT32",
 			    gguf_type_name(v->type));
 	if (v->v.u64 == 0 || (v->v.u64 & (v->v.u64 - 1)) != 0)
-		return fail(r, at, AJAR_ERR_FORMAT, "general.alignment %llu is not a power of two",
+		return fail(r, at, AJAR_ERR_FORMAT, "value %llu is not a power of two",
 			    (unsigned long long)v->v.u64);
 	r->f->alignment = v->v.u64;
 	return AJAR_OK;
@@ -606,7 +606,8 @@ static enum ajar_err read_header(struct reader *r, uint64_t *n_tensors, uint64_t
 		return fail(r, 4, AJAR_ERR_UNSUPPORTED,
 			    "GGUF version 1 is not supported (it used 32-bit counts); convert the file to version 3");
 	if (v == 0x02000000 || v == 0x03000000)
-		return fail(r, 4, AJAR_ERR_UNSUPPORTED, "big-endian GGUF files are not supported");
+		return fail(r, 4, AJAR_ERR_UNSUPPORTED, "version %u is %u byte-swapped: big-endian GGUF files are not supported",
+			    v, v >> 24);
 	if (v != 2 && v != 3)
 		return fail(r, 4, AJAR_ERR_UNSUPPORTED, "GGUF version %u is not supported (only 2 and 3)", v);
 	if ((err = read_u64(r, "the tensor count", n_tensors)))
