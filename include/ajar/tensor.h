@@ -13,8 +13,9 @@
  *   Q4_0  (32 values, 18 B): f16 d; u8 qs[16]      x = d * (q - 8)
  *         qs[j] low nibble is value j, high nibble is value j+16
  *   Q4_1  (32, 20 B): f16 d; f16 m; u8 qs[16]      x = d * q + m
- *   Q5_0  (32, 22 B): f16 d; u8 qh[4]; u8 qs[16]   x = d * (q - 16), bit 4 of
- *         value j is bit j of the u32 qh (j < 16) / bit j of qh for j+16 likewise
+ *   Q5_0  (32, 22 B): f16 d; u8 qh[4]; u8 qs[16]   x = d * (q - 16); bit 4 of
+ *         value i (i < 32) is bit i of the little-endian u32 qh, bits 0..3 are
+ *         in qs arranged as Q4_0's nibbles
  *   Q5_1  (32, 24 B): f16 d; f16 m; u8 qh[4]; u8 qs[16]  x = d * q + m
  *   Q8_0  (32, 34 B): f16 d; i8 qs[32]             x = d * q
  *   F16, BF16, F32: plain arrays.
@@ -92,6 +93,9 @@ float ajar_f16_to_f32(uint16_t h);
 uint16_t ajar_f32_to_f16(float f);
 float ajar_bf16_to_f32(uint16_t h);
 uint16_t ajar_f32_to_bf16(float f);
+
+/* The three kernels below read and write rows at any byte address (blocks are
+ * copied out, never loaded through a cast pointer). */
 
 /* dst[0..n) = values of the n-value row at src. Types with has_kernels only. */
 void ajar_dequantize_row(enum ajar_type type, const void *src, float *dst, int64_t n);
