@@ -156,9 +156,79 @@ static void test_imported_llama2c(void)
 	rmdir(dir);
 }
 
+/*
+ * tests/data/stories260K_extra.json (see its README): further prompts with a
+ * 512-position context and 400 greedy tokens each. Tokens must match exactly
+ * and the logits at the recorded steps within LOGIT_TOL; generated tokens are
+ * fed from the reference (teacher forcing) so a divergence is reported at the
+ * step where it happens.
+ */
+static void test_extra_prompts(void)
+{
+	json_error_t e;
+	json_t *root = json_load_file(AJAR_SOURCE_DIR "/tests/data/stories260K_extra.json", 0, &e);
+	struct ajar_model *m = NULL;
+	char p[4096];
+	double worst = 0;
+	size_t n_steps = 0;
+
+	CHECK_MSG(root != NULL, "%s", e.text);
+	snprintf(p, sizeof(p), "%s", fixture_path("models/stories260K.gguf"));
+	CHECK_OK(ajar_model_load(p, &m));
+	if (!root || !m)
+		goto out;
+	json_t *cases = json_object_get(root, "cases");
+	CHECK(json_array_size(cases) >= 7);
+	for (size_t c = 0; c < json_array_size(cases); c++) {
+		json_t *cs = json_array_get(cases, c);
+		const char *prompt = json_string_value(json_object_get(cs, "prompt"));
+		json_t *ptok = json_object_get(cs, "prompt_tokens"), *greedy = json_object_get(cs, "greedy_tokens");
+		json_t *steps = json_object_get(cs, "logit_steps"), *ref = json_object_get(cs, "logits");
+		struct ajar_context_params cp = { .n_ctx = 512, .n_seq = 1, .n_threads = 2 };
+		struct ajar_context *ctx = NULL;
+		int32_t *ids = NULL;
+		size_t n_ids = 0, next_step = 0;
+		float logits[512];
+
+		CHECK_OK(vocab_tokenize(ajar_model_vocab(m), prompt, strlen(prompt), true, false, &ids, &n_ids));
+		CHECK_MSG(n_ids == json_array_size(ptok), "case %zu: %zu tokens, llama.cpp %zu", c, n_ids,
+			  json_array_size(ptok));
+		for (size_t i = 0; i < n_ids && i < json_array_size(ptok); i++)
+			CHECK_EQ_INT(ids[i], json_integer_value(json_array_get(ptok, i)));
+		CHECK_OK(ajar_context_new(m, &cp, &ctx));
+		if (!ctx || n_ids != json_array_size(ptok))
+			goto next;
+		CHECK_OK(ajar_decode_seq(ctx, 0, ids, n_ids, logits));
+		for (size_t k = 0; k < json_array_size(greedy); k++) {
+			if (next_step < json_array_size(steps) &&
+			    (size_t)json_integer_value(json_array_get(steps, next_step)) == k) {
+				double d = max_abs_diff(logits, json_array_get(ref, next_step), 512);
+				CHECK_MSG(d <= LOGIT_TOL, "case %zu step %zu: logits differ by %g", c, k, d);
+				worst = fmax(worst, d);
+				next_step++;
+				n_steps++;
+			}
+			int32_t want = (int32_t)json_integer_value(json_array_get(greedy, k));
+			int32_t got = sampler_argmax(logits, 512);
+			CHECK_MSG(got == want, "case %zu greedy token %zu: got %d, llama.cpp %d", c, k, got, want);
+			if (k + 1 < json_array_size(greedy))
+				CHECK_OK(ajar_decode_seq(ctx, 0, &want, 1, logits));
+		}
+		CHECK_EQ_INT(next_step, json_array_size(steps));
+	next:
+		free(ids);
+		ajar_context_free(ctx);
+	}
+	printf("extra prompts: %zu logit vectors, worst difference %.3g\n", n_steps, worst);
+out:
+	json_decref(root);
+	ajar_model_free(m);
+}
+
 int main(void)
 {
 	RUN(test_fixture_gguf);
+	RUN(test_extra_prompts);
 	RUN(test_fixture_against_f16_cache_tokens);
 	RUN(test_imported_llama2c);
 	return check_summary();
