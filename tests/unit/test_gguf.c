@@ -863,6 +863,37 @@ static void write_corpus(void)
 	snprintf(path, sizeof(path), "%s/vocab-only.gguf", dir);
 	CHECK_OK(gguf_writer_write(w, path));
 	gguf_writer_free(w);
+
+	/* arrays nested 8 deep (the most allowed), with strings at the bottom */
+	struct gguf_value chain[8];
+	struct gguf_value leaf[2] = { { .type = GGUF_TYPE_STRING, .v.str = { "deep", 4 } },
+				      { .type = GGUF_TYPE_STRING, .v.str = { "", 0 } } };
+	chain[7] = (struct gguf_value){ .type = GGUF_TYPE_ARRAY,
+					.v.arr = { .elem_type = GGUF_TYPE_STRING, .count = 2, .items = leaf } };
+	for (int k = 6; k >= 0; k--)
+		chain[k] = (struct gguf_value){ .type = GGUF_TYPE_ARRAY,
+						.v.arr = { .elem_type = GGUF_TYPE_ARRAY, .count = 1, .items = &chain[k + 1] } };
+	CHECK_OK(gguf_writer_new(&w));
+	CHECK_OK(gguf_writer_set(w, "nested", &chain[0]));
+	CHECK_OK(gguf_writer_add_tensor(w, "i8", AJAR_TYPE_I8, 3, (uint64_t[]){ 2, 3, 4 }, data));
+	snprintf(path, sizeof(path), "%s/nested-8.gguf", dir);
+	CHECK_OK(gguf_writer_write(w, path));
+	gguf_writer_free(w);
+
+	/* the tiny model as version 2 (same layout, only the version differs) */
+	snprintf(path, sizeof(path), "%s/tiny-model.gguf", dir);
+	size_t len = 0;
+	uint8_t *img = read_all(path, &len);
+	CHECK(img && len > 8);
+	if (img) {
+		img[4] = 2;
+		snprintf(path, sizeof(path), "%s/tiny-model-v2.gguf", dir);
+		FILE *fp = fopen(path, "wb");
+		CHECK(fp && fwrite(img, 1, len, fp) == len);
+		if (fp)
+			fclose(fp);
+		free(img);
+	}
 }
 
 int main(void)
