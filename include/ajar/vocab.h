@@ -46,51 +46,75 @@ bool vocab_add_bos(const struct ajar_vocab *v); /* BOS added when add_special */
 bool vocab_add_eos(const struct ajar_vocab *v);
 /* True for end-of-generation tokens (EOS, EOT, and any the metadata marks). */
 bool vocab_is_eog(const struct ajar_vocab *v, int32_t id);
+/* AJAR_TOKEN_UNDEFINED for an id out of range. End markers that llama.cpp
+ * recognises by text (<|eot_id|>, <|im_end|>, <|end|>, ...) read as CONTROL. */
 enum ajar_token_type vocab_token_type(const struct ajar_vocab *v, int32_t id);
-/* The stored token text (SentencePiece pieces still carry U+2581). Borrowed. */
+/* The stored token text (SentencePiece pieces still carry U+2581), or NULL
+ * for an id out of range. Borrowed, valid until vocab_free(). */
 const char *vocab_token_text(const struct ajar_vocab *v, int32_t id);
 
 /*
  * Tokenizes len bytes of text. add_special adds the model's automatic tokens
  * (BOS; CLS/SEP for BERT) where its flags say so; parse_special lets text such
- * as "<s>" become its control token, otherwise it is plain text. Invalid UTF-8
- * is tokenized as its raw bytes (byte-fallback tokens), never rejected.
- * On success *ids (n_ids entries) is owned by the caller (free()).
+ * as "<s>" become its control token, otherwise it is plain text (user-defined
+ * tokens are matched either way, as in llama.cpp). The ids are llama.cpp's for
+ * every input. Invalid UTF-8 is never rejected: as in llama.cpp, a byte >= 0xC0
+ * starts a character of the length its top bits claim, unchecked, and a
+ * character that is not a token becomes one byte-fallback token (<0xNN>) per
+ * byte (UNK where the vocabulary lacks one). SentencePiece vocabularies with
+ * add_space_prefix put " " before text at the start or after a special token,
+ * so "Hello" gives the pieces " Hello": see detok_stream_init().
+ * Text longer than 16 MiB is refused (AJAR_ERR_LIMIT).
+ * On success *ids (n_ids entries, never NULL) is owned by the caller (free()).
  */
 enum ajar_err vocab_tokenize(const struct ajar_vocab *v, const char *text, size_t len, bool add_special,
 			     bool parse_special, int32_t **ids, size_t *n_ids) AJAR_MUST_CHECK;
 
 /*
  * The bytes token id stands for: spaces restored from U+2581, <0xNN> byte tokens
- * as their single byte; control tokens give "" unless special is true (then
- * their text). Writes at most cap bytes to buf and returns the full length
- * (call again with a bigger buffer if it is larger than cap), or -1 for an id
- * out of range. The result may be an incomplete UTF-8 sequence.
+ * as their single byte, user-defined tokens as their text; control and
+ * unknown tokens give "" unless special is true (then their text, e.g.
+ * "<unk>"); unused and undefined tokens give "". Writes the first cap bytes
+ * (at most) to buf and returns the full length (call again with a bigger
+ * buffer if it is larger than cap), or -1 for an id out of range. The result
+ * may be an incomplete UTF-8 sequence.
  */
 int vocab_token_to_piece(const struct ajar_vocab *v, int32_t id, bool special, char *buf, size_t cap);
 
 /*
  * Streaming detokenizer: feed tokens one at a time and get back only complete
  * UTF-8 text. Bytes of a character split across tokens are held until the
- * character is complete; invalid sequences come out as U+FFFD rather than as
- * broken bytes. Also applies the SentencePiece rule that the leading space of
- * the very first piece is dropped when strip_leading_space is set.
+ * character is complete; ill-formed input comes out as U+FFFD (one per
+ * maximal ill-formed subpart, the Unicode-recommended practice) rather than
+ * as broken bytes, so the output is always valid UTF-8.
+ * With strip_leading_space, one ' ' at the start of the first non-empty piece
+ * is dropped: this undoes the SentencePiece add-space prefix, so
+ * detokenizing tokenize(x) gives x back (BOS and other pieces that render as
+ * "" do not count as the first piece).
  */
 struct detok_stream {
 	const struct ajar_vocab *vocab;
 	bool special;          /* render control tokens as text */
-	bool at_start;         /* no text emitted yet */
+	bool at_start;         /* no non-empty piece seen yet */
 	bool strip_leading_space;
-	unsigned char pend[8]; /* bytes of an unfinished UTF-8 character */
+	unsigned char pend[8]; /* bytes of an unfinished UTF-8 character (at most 3) */
 	size_t n_pend;
 };
 
 void detok_stream_init(struct detok_stream *s, const struct ajar_vocab *v, bool special, bool strip_leading_space);
-/* Appends the complete text that token id releases to out (at most cap bytes,
- * cap >= 64 is always enough for one token plus held bytes... see vocab.c);
- * returns bytes written, or -1 if id is out of range or cap too small. */
+/*
+ * Appends the complete text that token id releases to out and returns the
+ * number of bytes written (0 while a character is incomplete). Returns -1 if
+ * id is out of range, or if the text would not fit in cap bytes: then nothing
+ * is consumed (the stream is as before the call) and the caller may retry
+ * with more room. A cap of detok_stream_max_out(v) is always enough.
+ */
 int detok_stream_push(struct detok_stream *s, int32_t id, char *out, size_t cap);
-/* Flushes held bytes at end of stream (as U+FFFD if incomplete). */
+/* Flushes held bytes at end of stream, as one U+FFFD (an incomplete
+ * character): returns 0 or 3 bytes written, or -1 if cap < 3 (nothing
+ * flushed). The stream may then go on. */
 int detok_stream_finish(struct detok_stream *s, char *out, size_t cap);
+/* Output room that one push or finish never exceeds for vocab v. */
+size_t detok_stream_max_out(const struct ajar_vocab *v);
 
 #endif
