@@ -18,9 +18,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-/* Spins before a worker sleeps. ~tens of microseconds: longer than the gap
- * between two matmuls of one layer, far shorter than a human-visible wait. */
-#define SPIN_ITERS 20000
+/* Spins before a thread blocks: a few microseconds, about the gap between two
+ * matmuls of one layer. Longer spins cost dearly when threads outnumber free
+ * cores (another process, a second context): a spinning thread then holds the
+ * core the thread it waits for needs. */
+#define SPIN_ITERS 2000
 
 struct worker {
 	struct threadpool *pool;
@@ -39,8 +41,10 @@ struct threadpool {
 	threadpool_fn fn; /* valid for the current generation */
 	void *arg;
 
-	pthread_mutex_t mutex; /* guards sleeping workers' wait on wake */
-	pthread_cond_t wake;
+	atomic_bool caller_waiting; /* the caller sleeps on `done` */
+	pthread_mutex_t mutex; /* guards the sleeps on wake and done */
+	pthread_cond_t wake;   /* workers wait here for a new generation */
+	pthread_cond_t done;   /* the caller waits here for pending == 0 */
 };
 
 static inline void cpu_relax(void)
@@ -77,7 +81,12 @@ static void *worker_main(void *p)
 			return NULL;
 		seen = gen;
 		pool->fn(pool->arg, w->ith, pool->n_threads);
-		atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_release);
+		if (atomic_fetch_sub(&pool->pending, 1) == 1 &&
+		    atomic_load(&pool->caller_waiting)) {
+			pthread_mutex_lock(&pool->mutex);
+			pthread_cond_signal(&pool->done);
+			pthread_mutex_unlock(&pool->mutex);
+		}
 	}
 }
 
@@ -94,6 +103,7 @@ enum ajar_err threadpool_new(int n_threads, struct threadpool **out)
 	pool->n_threads = n_threads;
 	pthread_mutex_init(&pool->mutex, NULL);
 	pthread_cond_init(&pool->wake, NULL);
+	pthread_cond_init(&pool->done, NULL);
 	if (n_threads > 1) {
 		pool->workers = calloc((size_t)n_threads - 1, sizeof(*pool->workers));
 		if (!pool->workers)
@@ -127,6 +137,7 @@ void threadpool_free(struct threadpool *pool)
 		pthread_join(pool->workers[i].thread, NULL);
 	pthread_mutex_destroy(&pool->mutex);
 	pthread_cond_destroy(&pool->wake);
+	pthread_cond_destroy(&pool->done);
 	free(pool->workers);
 	free(pool);
 }
@@ -152,14 +163,20 @@ void threadpool_run(struct threadpool *pool, threadpool_fn fn, void *arg)
 		pthread_mutex_unlock(&pool->mutex);
 	}
 	fn(arg, 0, pool->n_threads);
-	/* Yield after a while: with more threads than cores the workers we wait
-	 * for may need this core. */
-	for (int spins = 0; atomic_load_explicit(&pool->pending, memory_order_acquire) > 0; spins++) {
-		if (spins < SPIN_ITERS)
-			cpu_relax();
-		else
-			sched_yield();
+	for (int spins = 0; spins < SPIN_ITERS; spins++) {
+		if (atomic_load_explicit(&pool->pending, memory_order_acquire) == 0)
+			return;
+		cpu_relax();
 	}
+	/* Block: the last worker to finish signals `done` when it sees
+	 * caller_waiting, which is raised before pending is re-checked under the
+	 * mutex, so the signal cannot be missed. */
+	pthread_mutex_lock(&pool->mutex);
+	atomic_store(&pool->caller_waiting, true);
+	while (atomic_load(&pool->pending) > 0) /* seq_cst: ordered after the store above */
+		pthread_cond_wait(&pool->done, &pool->mutex);
+	atomic_store(&pool->caller_waiting, false);
+	pthread_mutex_unlock(&pool->mutex);
 }
 
 void threadpool_split(long n, int ith, int nth, long *begin, long *end)
