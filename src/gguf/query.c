@@ -181,7 +181,8 @@ static enum ajar_err wrong_type(const char *key, const struct gguf_value *v, con
 	return ajar_errf(AJAR_ERR_TYPE, "gguf: key '%s' is %s, expected %s", key, gguf_type_name(v->type), want);
 }
 
-/* An integer value as a sign and magnitude in [lo, hi]: *out = value. */
+/* The integer value of key as a sign and a magnitude, if it lies in [lo, hi]
+ * (any integer type; AJAR_ERR_TYPE for other types or values out of range). */
 static enum ajar_err get_int_in(const struct gguf_file *f, const char *key, int64_t lo, uint64_t hi, bool *neg,
 				uint64_t *mag)
 {
