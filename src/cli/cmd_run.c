@@ -317,6 +317,7 @@ int cmd_run(int argc, char **argv)
 		free(s);
 	} else {
 		fputc('\n', stdout);
+		fflush(stdout); /* before the stats line on stderr */
 		fprintf(stderr, "ajar run: %zu prompt + %zu generated tokens in %.2f s (%.1f tokens/s), stopped: %s\n",
 			l.n_tokens, res.n_tokens, dt, dt > 0 ? (double)res.n_tokens / dt : 0.0,
 			gen_finish_name(res.finish));
