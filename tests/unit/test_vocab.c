@@ -700,8 +700,79 @@ static void test_other_models_unsupported(void)
 	}
 }
 
+/* tests/data/tokenizer (see its README): 20 further inputs - invalid UTF-8,
+ * emoji, CJK, combining marks, code, whitespace runs, special-token look-alikes
+ * - with llama.cpp's ids, parse_special off (.out) and on (.special.out). */
+static void check_extra_refs(const char *vocab_file)
+{
+	char path[4096], vrel[256];
+	size_t inp_len = 0;
+	snprintf(path, sizeof(path), "%s/tests/data/tokenizer/extra.inp", AJAR_SOURCE_DIR);
+	char *inp = slurp(path, &inp_len);
+	snprintf(vrel, sizeof(vrel), "vocab/%s", vocab_file);
+	struct ajar_vocab *v = load_vocab(vrel);
+	static const char sep[] = "\n__ggml_vocab_test__\n";
+	CHECK(inp != NULL);
+	for (int special = 0; special < 2 && inp && v; special++) {
+		size_t out_len = 0;
+		snprintf(path, sizeof(path), "%s/tests/data/tokenizer/%s.%s", AJAR_SOURCE_DIR, vocab_file,
+			 special ? "special.out" : "out");
+		char *out = slurp(path, &out_len), *line = out;
+		const char *p = inp, *end = inp + inp_len;
+		int n_cases = 0, n_bad = 0;
+		CHECK(out != NULL);
+		while (out && p < end) {
+			const char *e = memmem(p, (size_t)(end - p), sep, sizeof(sep) - 1);
+			if (!e)
+				break;
+			char *nl = strchr(line, '\n');
+			if (!nl)
+				break;
+			*nl = '\0';
+			int32_t want[512];
+			size_t n_want = 0;
+			for (char *q = line; *q && n_want < 512;) {
+				char *qe;
+				long id = strtol(q, &qe, 10);
+				if (qe == q)
+					break;
+				want[n_want++] = (int32_t)id;
+				q = qe;
+			}
+			int32_t *ids = NULL;
+			size_t n = 0;
+			if (tokenize(v, p, (size_t)(e - p), false, special, &ids, &n)) {
+				if (!ids_equal(ids, n, want, n_want)) {
+					n_bad++;
+					CHECK_MSG(0, "%s case %d (special %d) differs from llama.cpp", vocab_file, n_cases,
+						  special);
+					print_ids("got ", ids, n);
+					print_ids("want", want, n_want);
+				}
+			}
+			free(ids);
+			n_cases++;
+			p = e + sizeof(sep) - 1;
+			line = nl + 1;
+		}
+		CHECK_EQ_INT(n_cases, 20);
+		printf("%s extra inputs (parse_special %d): %d of %d match llama.cpp\n", vocab_file, special,
+		       n_cases - n_bad, n_cases);
+		free(out);
+	}
+	free(inp);
+	vocab_free(v);
+}
+
+static void test_extra_inputs(void)
+{
+	check_extra_refs("ggml-vocab-llama-spm.gguf");
+	check_extra_refs("ggml-vocab-phi-3.gguf");
+}
+
 int main(void)
 {
+	RUN(test_extra_inputs);
 	RUN(test_llama_spm_vectors);
 	RUN(test_phi3_vectors);
 	RUN(test_stories_prompts);
