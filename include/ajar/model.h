@@ -5,7 +5,8 @@
  * weights (memory-mapped, never copied) and the vocabulary. It may be shared
  * by any number of contexts and threads.
  *
- * A struct ajar_context holds what a forward pass mutates: the KV cache (F32)
+ * A struct ajar_context holds what a forward pass mutates: the KV cache (F32,
+ * or F16 / Q8_0 to save memory)
  * for up to n_seq independent sequences, scratch buffers for batches of up to
  * n_batch tokens, and the thread pool. ajar_decode() runs one forward pass
  * over a batch whose tokens may belong to different sequences (each token
@@ -73,6 +74,7 @@ struct ajar_context_params {
 	uint32_t n_seq;    /* independent sequences (KV cache slots); >= 1 */
 	uint32_t n_batch;  /* most tokens in one ajar_decode call; 0 = 512 */
 	int n_threads;     /* 0 = all CPUs */
+	int cache_type;    /* enum ajar_type of the KV cache: F32 (0, default), F16 or Q8_0 */
 };
 
 struct ajar_context;

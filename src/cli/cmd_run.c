@@ -5,6 +5,7 @@
 #include "ajar/generate.h"
 #include "ajar/model.h"
 #include "ajar/sampler.h"
+#include "ajar/tensor.h"
 #include "ajar/vocab.h"
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -35,6 +36,7 @@ struct run_opts {
 	size_t n_stop;
 	struct sampler_params sp;
 	bool seed_given;
+	int cache_type;         /* enum ajar_type */
 };
 
 static const char run_help[] =
@@ -45,6 +47,7 @@ static const char run_help[] =
 	"  -n, --n-predict N       tokens to generate (default 128; -1 = until the context is full)\n"
 	"      --ctx N             context size (default: the model's context_length)\n"
 	"  -t, --threads N         threads (default: all CPUs)\n"
+	"      --cache-type T      KV cache element type: f32 (default), f16, q8_0\n"
 	"      --temp T            temperature (default 0.8; 0 = greedy)\n"
 	"      --top-k K           (default 40; 0 = off)\n"
 	"      --top-p P           (default 0.95; 1 = off)\n"
@@ -60,7 +63,7 @@ static const char run_help[] =
 	"      --json              print {\"prompt_tokens\",\"tokens\",\"text\",...} instead of streaming text\n";
 
 static const char logits_help[] =
-	"usage: ajar logits -m MODEL (-p PROMPT | -f FILE) [--ctx N] [-t N] [--special] [--no-bos]\n"
+	"usage: ajar logits -m MODEL (-p PROMPT | -f FILE) [--ctx N] [-t N] [--cache-type T] [--special] [--no-bos]\n"
 	"  prints {\"tokens\":[...],\"logits\":[...]}: the prompt token ids (with BOS where the model adds\n"
 	"  one) and the full logits vector at the last prompt position.\n";
 
@@ -98,6 +101,17 @@ static int parse_opts(struct args *a, struct run_opts *o, bool is_run)
 		} else if (args_opt(a, "--threads", "-t", &v)) {
 			if (!args_int(a, "--threads", v, 1, 1024, &o->n_threads))
 				return 2;
+		} else if (args_opt(a, "--cache-type", NULL, &v)) {
+			if (strcmp(v, "f32") == 0) {
+				o->cache_type = AJAR_TYPE_F32;
+			} else if (strcmp(v, "f16") == 0) {
+				o->cache_type = AJAR_TYPE_F16;
+			} else if (strcmp(v, "q8_0") == 0) {
+				o->cache_type = AJAR_TYPE_Q8_0;
+			} else {
+				args_error(a, "--cache-type: '%s' is not f32, f16 or q8_0", v);
+				return 2;
+			}
 		} else if (args_flag(a, "--special", NULL)) {
 			o->special = true;
 		} else if (args_flag(a, "--no-bos", NULL)) {
@@ -195,6 +209,7 @@ static int load_all(struct args *a, const struct run_opts *o, struct loaded *l)
 	cp.n_ctx = (uint32_t)o->n_ctx;
 	cp.n_seq = 1;
 	cp.n_threads = (int)o->n_threads;
+	cp.cache_type = o->cache_type;
 	if (o->n_ctx > (long long)hp->n_ctx_train)
 		fprintf(stderr, "ajar %s: warning: --ctx %lld is larger than the model's training context %u\n", a->cmd,
 			o->n_ctx, hp->n_ctx_train);

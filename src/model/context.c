@@ -20,6 +20,14 @@ static enum ajar_err alloc_floats(float **p, size_t n, const char *what)
 	return AJAR_OK;
 }
 
+static enum ajar_err alloc_bytes(unsigned char **p, size_t n, const char *what)
+{
+	*p = calloc(n ? n : 1, 1);
+	if (!*p)
+		return ajar_errf(AJAR_ERR_NOMEM, "cannot allocate %zu MiB for %s", n >> 20, what);
+	return AJAR_OK;
+}
+
 enum ajar_err ajar_context_new(const struct ajar_model *m, const struct ajar_context_params *p,
 			       struct ajar_context **out)
 {
@@ -43,11 +51,16 @@ enum ajar_err ajar_context_new(const struct ajar_model *m, const struct ajar_con
 	ctx->n_seq = p->n_seq;
 	ctx->n_batch = p->n_batch ? p->n_batch : 512;
 	ctx->kv_dim = hp->n_head_kv * hp->head_dim;
+	ctx->cache_type = (enum ajar_type)p->cache_type;
+	if ((err = kv_check_type(ctx->cache_type, hp->head_dim)))
+		goto fail;
+	ctx->kv_head_bytes = kv_head_bytes(ctx->cache_type, hp->head_dim);
+	ctx->kv_pos_bytes = ctx->kv_head_bytes * hp->n_head_kv;
 
-	size_t kv_floats = (size_t)ctx->n_seq * hp->n_layer * ctx->n_ctx * ctx->kv_dim;
-	if (kv_floats > KV_CACHE_MAX_BYTES / sizeof(float) / 2) {
+	size_t kv_bytes = (size_t)ctx->n_seq * hp->n_layer * ctx->n_ctx * ctx->kv_pos_bytes;
+	if (kv_bytes > KV_CACHE_MAX_BYTES / 2) {
 		err = ajar_errf(AJAR_ERR_LIMIT, "KV cache for %u sequences of %u positions needs %zu MiB", ctx->n_seq,
-				ctx->n_ctx, kv_floats * 2 * sizeof(float) >> 20);
+				ctx->n_ctx, kv_bytes * 2 >> 20);
 		goto fail;
 	}
 	size_t nb = ctx->n_batch;
@@ -55,8 +68,8 @@ enum ajar_err ajar_context_new(const struct ajar_model *m, const struct ajar_con
 	if (q_dim > ctx->rowbuf_len)
 		ctx->rowbuf_len = q_dim;
 	if ((err = threadpool_new(n_threads, &ctx->pool)) ||
-	    (err = alloc_floats(&ctx->k_cache, kv_floats, "the key cache")) ||
-	    (err = alloc_floats(&ctx->v_cache, kv_floats, "the value cache")) ||
+	    (err = alloc_bytes(&ctx->k_cache, kv_bytes, "the key cache")) ||
+	    (err = alloc_bytes(&ctx->v_cache, kv_bytes, "the value cache")) ||
 	    (err = alloc_floats(&ctx->x, nb * hp->n_embd, "activations")) ||
 	    (err = alloc_floats(&ctx->xb, nb * (q_dim > hp->n_embd ? q_dim : hp->n_embd), "activations")) ||
 	    (err = alloc_floats(&ctx->q, nb * q_dim, "queries")) ||
@@ -65,7 +78,7 @@ enum ajar_err ajar_context_new(const struct ajar_model *m, const struct ajar_con
 	    (err = alloc_floats(&ctx->att, nb * q_dim, "attention output")) ||
 	    (err = alloc_floats(&ctx->hb, nb * hp->n_ff, "feed-forward")) ||
 	    (err = alloc_floats(&ctx->hb2, nb * hp->n_ff, "feed-forward")) ||
-	    (err = alloc_floats(&ctx->scores, (size_t)n_threads * ctx->n_ctx, "attention scores")) ||
+	    (err = alloc_floats(&ctx->scores, (size_t)n_threads * (ctx->n_ctx + hp->head_dim), "attention scores")) ||
 	    (err = alloc_floats(&ctx->rowbuf, (size_t)n_threads * ctx->rowbuf_len, "row buffers")))
 		goto fail;
 	ctx->seq_len = calloc(ctx->n_seq, sizeof(*ctx->seq_len));

@@ -94,10 +94,12 @@ struct step {
 	uint32_t layer;
 };
 
-static float *cache_row(const struct ajar_context *ctx, float *cache, int32_t seq, uint32_t layer, int32_t pos)
+/* The cached heads of one position of one sequence's layer. */
+static unsigned char *cache_row(const struct ajar_context *ctx, unsigned char *cache, int32_t seq, uint32_t layer,
+				int32_t pos)
 {
-	size_t idx = (((size_t)seq * ctx->m->hp.n_layer + layer) * ctx->n_ctx + (size_t)pos) * ctx->kv_dim;
-	return cache + idx;
+	size_t idx = ((size_t)seq * ctx->m->hp.n_layer + layer) * ctx->n_ctx + (size_t)pos;
+	return cache + idx * ctx->kv_pos_bytes;
 }
 
 /* xb[t] = rmsnorm(x[t]) * attn_norm, tokens split over threads. */
@@ -151,8 +153,10 @@ static void step_rope_store(void *p, int ith, int nth)
 			 hp->rope_type, ff);
 		ops_rope(k, hp->n_head_kv, hp->head_dim, hp->n_rot, s->b->pos[t], hp->rope_freq_base,
 			 hp->rope_freq_scale, hp->rope_type, ff);
-		memcpy(cache_row(ctx, ctx->k_cache, s->b->seq[t], s->layer, s->b->pos[t]), k, ctx->kv_dim * sizeof(float));
-		memcpy(cache_row(ctx, ctx->v_cache, s->b->seq[t], s->layer, s->b->pos[t]), v, ctx->kv_dim * sizeof(float));
+		kv_store(ctx->cache_type, cache_row(ctx, ctx->k_cache, s->b->seq[t], s->layer, s->b->pos[t]), k,
+			 hp->n_head_kv, hp->head_dim);
+		kv_store(ctx->cache_type, cache_row(ctx, ctx->v_cache, s->b->seq[t], s->layer, s->b->pos[t]), v,
+			 hp->n_head_kv, hp->head_dim);
 	}
 }
 
@@ -165,7 +169,8 @@ static void step_attention(void *p, int ith, int nth)
 	uint32_t hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
 	uint32_t q_dim = hp->n_head * hd;
 	float scale = 1.0f / sqrtf((float)hd);
-	float *scores = ctx->scores + (size_t)ith * ctx->n_ctx;
+	float *scores = ctx->scores + (size_t)ith * (ctx->n_ctx + hd);
+	float *tmp = scores + ctx->n_ctx; /* one dequantized value row */
 	long b, e;
 
 	threadpool_split((long)s->b->n * hp->n_head, ith, nth, &b, &e);
@@ -174,20 +179,16 @@ static void step_attention(void *p, int ith, int nth)
 		uint32_t h = (uint32_t)(job % hp->n_head), hk = h / group;
 		int32_t seq = s->b->seq[t], n_pos = s->b->pos[t] + 1;
 		const float *q = ctx->q + t * q_dim + h * hd;
-		const float *kc = cache_row(ctx, ctx->k_cache, seq, s->layer, 0) + hk * hd;
-		const float *vc = cache_row(ctx, ctx->v_cache, seq, s->layer, 0) + hk * hd;
+		const unsigned char *kc = cache_row(ctx, ctx->k_cache, seq, s->layer, 0) + hk * ctx->kv_head_bytes;
+		const unsigned char *vc = cache_row(ctx, ctx->v_cache, seq, s->layer, 0) + hk * ctx->kv_head_bytes;
 		float *out = ctx->att + t * q_dim + h * hd;
 
 		for (int32_t i = 0; i < n_pos; i++)
-			scores[i] = ops_dot_f32(q, kc + (size_t)i * ctx->kv_dim, hd) * scale;
+			scores[i] = kv_dot(ctx->cache_type, kc + (size_t)i * ctx->kv_pos_bytes, q, hd) * scale;
 		ops_softmax(scores, n_pos);
 		memset(out, 0, hd * sizeof(float));
-		for (int32_t i = 0; i < n_pos; i++) {
-			const float *vr = vc + (size_t)i * ctx->kv_dim;
-			float a = scores[i];
-			for (uint32_t d = 0; d < hd; d++)
-				out[d] += a * vr[d];
-		}
+		for (int32_t i = 0; i < n_pos; i++)
+			kv_axpy(ctx->cache_type, vc + (size_t)i * ctx->kv_pos_bytes, scores[i], out, hd, tmp);
 	}
 }
 

@@ -65,11 +65,15 @@ struct ajar_context {
 	struct threadpool *pool;      /* owned */
 	uint32_t n_ctx, n_seq, n_batch;
 	uint32_t kv_dim;              /* n_head_kv * head_dim */
+	enum ajar_type cache_type;    /* F32, F16 or Q8_0 */
+	size_t kv_head_bytes;         /* one head's vector in the cache type */
+	size_t kv_pos_bytes;          /* one position: n_head_kv heads */
 	uint32_t *seq_len;            /* n_seq: cached positions per sequence */
 
-	/* KV cache, F32: [n_seq][n_layer][n_ctx][kv_dim]. Owned. */
-	float *k_cache;
-	float *v_cache;
+	/* KV cache: [n_seq][n_layer][n_ctx][n_head_kv] rows of head_dim values
+	 * in cache_type (kv_cache.c). Owned. */
+	unsigned char *k_cache;
+	unsigned char *v_cache;
 
 	/* Scratch, all owned, sized for n_batch tokens: */
 	float *x;       /* [n_batch][n_embd] residual stream */
@@ -91,6 +95,16 @@ enum ajar_err model_get_weight(struct ajar_model *m, const char *name, int64_t n
 			       bool optional, struct weight *out) AJAR_MUST_CHECK;
 enum ajar_err model_get_norm(struct ajar_model *m, const char *name, int64_t n, bool optional,
 			     struct weight *out) AJAR_MUST_CHECK;
+
+/* kv_cache.c */
+enum ajar_err kv_check_type(enum ajar_type type, uint32_t head_dim) AJAR_MUST_CHECK;
+size_t kv_head_bytes(enum ajar_type type, uint32_t head_dim);
+/* Stores n_heads vectors of head_dim floats at dst. */
+void kv_store(enum ajar_type type, void *dst, const float *src, uint32_t n_heads, uint32_t head_dim);
+/* dot(row, q) over n values of a cached head row. */
+float kv_dot(enum ajar_type type, const void *row, const float *q, uint32_t n);
+/* out += a * row; tmp holds n floats of scratch for quantized rows. */
+void kv_axpy(enum ajar_type type, const void *row, float a, float *out, uint32_t n, float *tmp);
 
 /* llama.c */
 enum ajar_err llama_load(struct ajar_model *m) AJAR_MUST_CHECK;

@@ -324,6 +324,129 @@ static void test_qwen2_equivalence(void)
 	rmdir(dir);
 }
 
+/* stories260K's metadata rewritten to 2 heads of 32 (1 KV head): a valid,
+ * different model whose head size allows a Q8_0 cache. */
+static void write_wide_head_copy(const char *src_path, const char *out_path)
+{
+	struct gguf_file *f = NULL;
+	struct gguf_writer *w = NULL;
+	CHECK_OK(gguf_open(src_path, &f));
+	CHECK_OK(gguf_writer_new(&w));
+	if (!f || !w)
+		goto out;
+	for (size_t i = 0; i < gguf_n_kv(f); i++) {
+		const struct gguf_kv *kv = gguf_kv_at(f, i);
+		char key[256];
+		snprintf(key, sizeof(key), "%.*s", (int)kv->key.len, kv->key.data);
+		if (strcmp(key, "llama.attention.head_count") == 0)
+			CHECK_OK(gguf_writer_set_u32(w, key, 2));
+		else if (strcmp(key, "llama.attention.head_count_kv") == 0)
+			CHECK_OK(gguf_writer_set_u32(w, key, 1));
+		else
+			CHECK_OK(gguf_writer_set(w, key, &kv->value));
+	}
+	for (size_t i = 0; i < gguf_n_tensors(f); i++) {
+		const struct gguf_tensor_info *t = gguf_tensor_at(f, i);
+		char name[128];
+		snprintf(name, sizeof(name), "%.*s", (int)t->name.len, t->name.data);
+		CHECK_OK(gguf_writer_add_tensor(w, name, t->type, t->n_dims, t->ne, t->data));
+	}
+	CHECK_OK(gguf_writer_write(w, out_path));
+out:
+	gguf_writer_free(w);
+	gguf_close(f);
+}
+
+/* F16 and Q8_0 caches against the F32 cache on the same model: the logits
+ * move by the rounding of K and V only. Measured here: see the printout;
+ * the bounds are several times the measured values. A Q8_0 cache on a head
+ * size that is not a multiple of 32 is refused with a message. */
+static void test_cache_types(void)
+{
+	char dir[] = "/tmp/ajar-cache-XXXXXX", path[4096];
+	struct ajar_model *m = NULL, *narrow = NULL;
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/wide.gguf", dir);
+	write_wide_head_copy(model_path, path);
+	CHECK_OK(ajar_model_load(path, &m));
+	CHECK_OK(ajar_model_load(model_path, &narrow));
+	if (m && narrow) {
+		struct ajar_context_params cp = { .n_ctx = 128, .n_seq = 1, .n_threads = 2, .cache_type = AJAR_TYPE_Q8_0 };
+		struct ajar_context *bad = NULL;
+		CHECK(ajar_context_new(narrow, &cp, &bad) == AJAR_ERR_INVALID);
+		CHECK(strstr(ajar_err_msg(), "multiple of 32") != NULL);
+		cp.cache_type = AJAR_TYPE_Q4_0;
+		CHECK(ajar_context_new(m, &cp, &bad) == AJAR_ERR_INVALID);
+
+		int32_t toks[40];
+		for (int i = 0; i < 40; i++)
+			toks[i] = 1 + (i * 37) % 500;
+		float ref[512], got[512];
+		int types[2] = { AJAR_TYPE_F16, AJAR_TYPE_Q8_0 };
+		/* relative to the largest logit; measured 2.0e-3 (f16) and 6.3e-2
+		 * (q8_0) on this untrained-shape model, whose attention is sharp */
+		double bound[2] = { 1e-2, 1.5e-1 };
+		struct ajar_context *c32 = NULL;
+		cp.cache_type = AJAR_TYPE_F32;
+		CHECK_OK(ajar_context_new(m, &cp, &c32));
+		CHECK_OK(ajar_decode_seq(c32, 0, toks, 40, ref));
+		for (int k = 0; k < 2; k++) {
+			struct ajar_context *c = NULL;
+			cp.cache_type = types[k];
+			CHECK_OK(ajar_context_new(m, &cp, &c));
+			if (!c)
+				continue;
+			CHECK_OK(ajar_decode_seq(c, 0, toks, 40, got));
+			double d = 0, mag = 0;
+			for (int i = 0; i < 512; i++) {
+				d = fmax(d, fabs(got[i] - ref[i]));
+				mag = fmax(mag, fabs(ref[i]));
+			}
+			printf("cache %s: logits differ from the f32 cache by %.3g (largest logit %.3g)\n",
+			       ajar_type_name((uint32_t)types[k]), d, mag);
+			CHECK_MSG(d < bound[k] * mag, "cache %d: %g", types[k], d);
+			CHECK(d > 0); /* the rounding really happens */
+			ajar_context_free(c);
+		}
+		ajar_context_free(c32);
+	}
+	ajar_model_free(m);
+	ajar_model_free(narrow);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* The cache's read paths compute exactly what quantize -> dequantize -> f32
+ * arithmetic gives, for every cache type. */
+static void test_kv_rows(void)
+{
+	enum ajar_type types[3] = { AJAR_TYPE_F32, AJAR_TYPE_F16, AJAR_TYPE_Q8_0 };
+	float k[2 * 64], q[64], back[64], tmp[64];
+	unsigned char store[2 * 64 * 4];
+	for (int i = 0; i < 128; i++)
+		k[i] = sinf((float)i * 0.7f) * (1.0f + (float)(i % 5));
+	for (int i = 0; i < 64; i++)
+		q[i] = cosf((float)i * 0.3f);
+	for (int t = 0; t < 3; t++) {
+		size_t hb = kv_head_bytes(types[t], 64);
+		kv_store(types[t], store, k, 2, 64);
+		for (int h = 0; h < 2; h++) {
+			ajar_dequantize_row(types[t], store + h * hb, back, 64);
+			double want = 0;
+			for (int i = 0; i < 64; i++) {
+				want += (double)back[i] * q[i];
+				/* stored values are the rounding of the input */
+				CHECK(fabs(back[i] - k[h * 64 + i]) <= (types[t] == AJAR_TYPE_Q8_0 ? 0.05 : 0.01));
+			}
+			CHECK_NEAR(kv_dot(types[t], store + h * hb, q, 64), want, 1e-4);
+			float out[64] = { 0 };
+			kv_axpy(types[t], store + h * hb, 0.5f, out, 64, tmp);
+			for (int i = 0; i < 64; i++)
+				CHECK_NEAR(out[i], 0.5f * back[i], 1e-6);
+		}
+	}
+}
+
 static void test_load_errors(void)
 {
 	struct ajar_model *m = NULL;
@@ -351,6 +474,8 @@ int main(void)
 	RUN(test_batch_validation);
 	RUN(test_multi_sequence);
 	RUN(test_qwen2_equivalence);
+	RUN(test_kv_rows);
+	RUN(test_cache_types);
 	RUN(test_load_errors);
 	return check_summary();
 }
