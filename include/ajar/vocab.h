@@ -44,6 +44,11 @@ int32_t vocab_bos(const struct ajar_vocab *v); /* -1 if none */
 int32_t vocab_eos(const struct ajar_vocab *v); /* -1 if none */
 bool vocab_add_bos(const struct ajar_vocab *v); /* BOS added when add_special */
 bool vocab_add_eos(const struct ajar_vocab *v);
+/* The separator ([SEP] in BERT), -1 if none; vocab_add_sep() says whether
+ * add_special appends it. BERT (WordPiece) vocabularies, as in llama.cpp:
+ * BOS is [CLS], there is no EOS, and add_special gives [CLS] ... [SEP]. */
+int32_t vocab_sep(const struct ajar_vocab *v);
+bool vocab_add_sep(const struct ajar_vocab *v);
 /* True for end-of-generation tokens (EOS, EOT, and any the metadata marks). */
 bool vocab_is_eog(const struct ajar_vocab *v, int32_t id);
 /* AJAR_TOKEN_UNDEFINED for an id out of range. End markers that llama.cpp
@@ -64,6 +69,15 @@ const char *vocab_token_text(const struct ajar_vocab *v, int32_t id);
  * byte (UNK where the vocabulary lacks one). SentencePiece vocabularies with
  * add_space_prefix put " " before text at the start or after a special token,
  * so "Hello" gives the pieces " Hello": see detok_stream_init().
+ * WordPiece ("bert") lower-cases, strips accents (each character becomes the
+ * first code point of its canonical decomposition), splits on whitespace,
+ * punctuation and CJK ideographs, and turns a word it cannot cover into one
+ * [UNK]. It decodes UTF-8 as llama.cpp does (the lead byte's length with
+ * continuation bytes checked; overlong forms and surrogates pass) and drops
+ * every byte that does not start such a sequence, and NUL, U+FFFD and
+ * control/format characters, without ending the word: "ab\xff\xfe cd"
+ * gives the ids of "ab cd". Detokenized, its pieces give lower-cased text
+ * with a space before each word and each punctuation mark.
  * Text longer than 16 MiB is refused (AJAR_ERR_LIMIT).
  * On success *ids (n_ids entries, never NULL) is owned by the caller (free()).
  */

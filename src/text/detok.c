@@ -12,6 +12,11 @@
  *                   SentencePiece's own " ⁇ " rendering of UNK is not used)
  *   UNUSED,
  *   UNDEFINED       ""
+ * llama.cpp treats WordPiece ("bert") vocabularies the same way: a
+ * word-initial piece "▁hello" gives " hello", a continuation "ing" is
+ * appended as is, [CLS]/[SEP] are CONTROL. (llama_detokenize's
+ * clean_up_tokenization_spaces pass, which joins " ," and " 's", is not
+ * applied: it is not part of token_to_piece.)
  *
  * Pieces may cut a character in two (byte tokens do, one byte each). The
  * stream holds such bytes back until the character is complete and repairs

@@ -168,6 +168,30 @@ out:
 	return err;
 }
 
+/* llama.cpp's WPM case: [CLS] (the BOS id) and [SEP] around everything when
+ * add_special, whatever the add_*_token flags say (wpm_init() sets the flags
+ * to match); no space prefix, words never span a special token. */
+static enum ajar_err tokenize_wpm(const struct ajar_vocab *v, const char *text, const struct frag_vec *frags,
+				  bool add_special, struct id_vec *out)
+{
+	enum ajar_err err = AJAR_OK;
+	struct wpm_work work = { 0 };
+	if (add_special && v->add_bos && (err = id_vec_push(out, v->bos)))
+		goto out;
+	for (size_t i = 0; i < frags->n && !err; i++) {
+		const struct fragment *fr = &frags->f[i];
+		if (fr->id >= 0)
+			err = id_vec_push(out, fr->id);
+		else
+			err = wpm_tokenize(v, &work, text + fr->off, fr->len, out);
+	}
+	if (!err && add_special && v->add_sep)
+		err = id_vec_push(out, v->sep);
+out:
+	wpm_work_free(&work);
+	return err;
+}
+
 enum ajar_err vocab_tokenize(const struct ajar_vocab *v, const char *text, size_t len, bool add_special,
 			     bool parse_special, int32_t **ids, size_t *n_ids)
 {
@@ -188,8 +212,10 @@ enum ajar_err vocab_tokenize(const struct ajar_vocab *v, const char *text, size_
 	case VOCAB_MODEL_SPM:
 		err = tokenize_spm(v, text, &a, add_special, &out);
 		break;
-	case VOCAB_MODEL_BPE:
 	case VOCAB_MODEL_WPM:
+		err = tokenize_wpm(v, text, &a, add_special, &out);
+		break;
+	case VOCAB_MODEL_BPE:
 		/* vocab_load() refuses these until their algorithms exist. */
 		err = ajar_errf(AJAR_ERR_UNSUPPORTED, "tokenize: tokenizer model not implemented");
 		break;

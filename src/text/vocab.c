@@ -467,7 +467,7 @@ enum ajar_err vocab_load(const struct gguf_file *f, struct ajar_vocab **out)
 				"vocab: tokenizer model 'gpt2' (byte-level BPE) is not implemented yet");
 		break;
 	case VOCAB_MODEL_WPM:
-		err = ajar_errf(AJAR_ERR_UNSUPPORTED, "vocab: tokenizer model 'bert' (WordPiece) is not implemented yet");
+		err = wpm_init(v);
 		break;
 	}
 	if (err)
@@ -521,6 +521,17 @@ bool vocab_add_bos(const struct ajar_vocab *v)
 bool vocab_add_eos(const struct ajar_vocab *v)
 {
 	return v->add_eos;
+}
+
+int32_t vocab_sep(const struct ajar_vocab *v)
+{
+	return v->sep;
+}
+
+bool vocab_add_sep(const struct ajar_vocab *v)
+{
+	/* Only WordPiece appends it (llama.cpp c392e50 reads no add_sep_token). */
+	return v->model == VOCAB_MODEL_WPM && v->add_sep;
 }
 
 bool vocab_is_eog(const struct ajar_vocab *v, int32_t id)

@@ -5,6 +5,7 @@
  *   vocab.c     loading tokenizer.ggml.* (generic part), the token map,
  *               special ids and flags, accessors
  *   spm.c       SentencePiece BPE ("llama"): set-up and the merge loop
+ *   wpm.c       WordPiece ("bert"): normalization, word split, longest match
  *   tokenize.c  vocab_tokenize(): special-token partition, then dispatch
  *               to the model's algorithm per text fragment
  *   detok.c     vocab_token_to_piece() and the streaming detokenizer
@@ -34,7 +35,7 @@ struct gguf_file;
 enum vocab_model {
 	VOCAB_MODEL_SPM, /* "llama": SentencePiece BPE over scores */
 	VOCAB_MODEL_BPE, /* "gpt2": byte-level BPE with ranked merges (not yet) */
-	VOCAB_MODEL_WPM, /* "bert": WordPiece (not yet) */
+	VOCAB_MODEL_WPM, /* "bert": WordPiece */
 };
 
 /* Most tokens a vocabulary may have. The largest real ones are ~262k
@@ -141,5 +142,22 @@ void spm_work_free(struct spm_work *w);
  * space_prefix: prepend " " first (llama.cpp's add-space-prefix rule). */
 enum ajar_err spm_tokenize(const struct ajar_vocab *v, struct spm_work *w, const char *text, size_t len,
 			   bool space_prefix, struct id_vec *out) AJAR_MUST_CHECK;
+
+/* WordPiece (wpm.c) set-up after the generic load: needs an UNK token; sets
+ * add_bos/add_sep/add_eos to what tokenizing with add_special does. WordPiece
+ * keeps no state of its own, so it has no member in the `u` union. */
+enum ajar_err wpm_init(struct ajar_vocab *v) AJAR_MUST_CHECK;
+
+/* Scratch memory of one WordPiece tokenize call, reused across fragments. */
+struct wpm_work {
+	char *word; /* "▁" + the word being built (lower-cased, not NUL-terminated) */
+	size_t len, cap;
+};
+
+void wpm_work_free(struct wpm_work *w);
+
+/* Tokenizes one raw-text fragment and appends its ids (no CLS/SEP). */
+enum ajar_err wpm_tokenize(const struct ajar_vocab *v, struct wpm_work *w, const char *text, size_t len,
+			   struct id_vec *out) AJAR_MUST_CHECK;
 
 #endif
