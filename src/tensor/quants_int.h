@@ -34,6 +34,15 @@
  *     0    2  d      f16 scale
  *     2   32  qs     i8 q[i]
  *
+ * Activation blocks (the formats ajar_act_quantize writes; kernels.h):
+ *
+ * Q8_0 activations use the Q8_0 block above: d = max|x| / 127, q = round(x / d).
+ *
+ * Q8_1, 36 bytes                         x[i] = d * q[i]
+ *     0    2  d      f16 scale
+ *     2    2  s      f16 of d * (q[0] + ... + q[31]), for the m terms of Q4_1/Q5_1
+ *     4   32  qs     i8 q[i]
+ *
  * Note the split in the 4-bit types: a byte holds values j and j+16, not two
  * neighbours, so one 16-byte load gives the low half-block in its low nibbles
  * and the high half-block in its high nibbles.
@@ -79,6 +88,12 @@ struct block_q8_0 {
 	int8_t qs[QUANT_BLOCK];
 };
 
+struct block_q8_1 {
+	uint16_t d;
+	uint16_t s;
+	int8_t qs[QUANT_BLOCK];
+};
+
 _Static_assert(sizeof(struct block_q4_0) == 18, "block_q4_0 size/padding");
 _Static_assert(offsetof(struct block_q4_0, qs) == 2, "block_q4_0 layout");
 _Static_assert(sizeof(struct block_q4_1) == 20, "block_q4_1 size/padding");
@@ -91,5 +106,7 @@ _Static_assert(offsetof(struct block_q5_1, m) == 2 && offsetof(struct block_q5_1
 	       "block_q5_1 layout");
 _Static_assert(sizeof(struct block_q8_0) == 34, "block_q8_0 size/padding");
 _Static_assert(offsetof(struct block_q8_0, qs) == 2, "block_q8_0 layout");
+_Static_assert(sizeof(struct block_q8_1) == 36, "block_q8_1 size/padding");
+_Static_assert(offsetof(struct block_q8_1, s) == 2 && offsetof(struct block_q8_1, qs) == 4, "block_q8_1 layout");
 
 #endif
