@@ -18,6 +18,24 @@
  *         in qs arranged as Q4_0's nibbles
  *   Q5_1  (32, 24 B): f16 d; f16 m; u8 qh[4]; u8 qs[16]  x = d * q + m
  *   Q8_0  (32, 34 B): f16 d; i8 qs[32]             x = d * q
+ *   IQ4_NL (32, 18 B): f16 d; u8 qs[16]            x = d * values[q], the 16
+ *         fixed levels -127 -104 -83 -65 -49 -35 -22 -10 1 13 25 38 53 69 89
+ *         113; nibbles arranged as Q4_0's
+ *   K-quants: super-blocks of 256 values in sub-blocks of 16 or 32, each
+ *   sub-block with a small integer scale s (and min m) quantized against the
+ *   f16 super-block scales d (and dmin):
+ *   Q2_K  (256, 84 B): u8 scales[16] (s | m << 4); u8 qs[64]; f16 d, dmin
+ *                                                  x = d*s*q - dmin*m, q < 4
+ *   Q3_K  (256, 110 B): u8 hmask[32]; u8 qs[64]; u8 scales[12] (16 6-bit s);
+ *         f16 d                                    x = d*(s-32)*(q-4), q < 8
+ *   Q4_K  (256, 144 B): f16 d, dmin; u8 scales[12] (8 6-bit s and m);
+ *         u8 qs[128]                               x = d*s*q - dmin*m, q < 16
+ *   Q5_K  (256, 176 B): as Q4_K plus u8 qh[32] before qs, q < 32
+ *   Q6_K  (256, 210 B): u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d
+ *                                                  x = d*s*(q-32), q < 64
+ *   Q8_K  (256, 292 B): f32 d; i8 qs[256]; i16 bsums[16] (sums of 16 qs), the
+ *         activation format of the K-quants         x = d * q
+ *   The bit arrangement of each is in src/tensor/kquants_int.h.
  *   F16, BF16, F32: plain arrays.
  */
 #ifndef AJAR_TENSOR_H

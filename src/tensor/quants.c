@@ -1,6 +1,7 @@
 /*
  * quants.c - scalar reference kernels: dequantize, quantize and dot product for
- * F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0.
+ * F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1 and Q8_0, and the row dispatch for
+ * those and the K-quants / IQ4_NL (block kernels in quants_k.c).
  *
  * Layout: the per-block kernels of each quantized type (block layouts in
  * quants_int.h), then a table of them by type, then the three public row
@@ -21,7 +22,8 @@
  *     malformed file controls; copying costs nothing measurable (the compiler
  *     turns it into plain loads) and removes any alignment contract.
  *
- * Rows of quantized types hold whole blocks; n must be a multiple of 32.
+ * Rows of quantized types hold whole blocks; n must be a multiple of the
+ * block size (32, or 256 for the K-quants, whose kernels are in quants_k.c).
  */
 #include "ajar/tensor.h"
 
@@ -31,6 +33,7 @@
 #include <string.h>
 
 #include "tensor/f16_int.h"
+#include "tensor/kquants_int.h"
 #include "tensor/quants_int.h"
 
 /*
@@ -282,8 +285,8 @@ static void quantize_q8_0(const float *x, uint8_t *dst)
 /* ---- dispatch ----------------------------------------------------------- */
 
 struct block_kernels {
-	void (*dequantize)(const uint8_t *src, float *y); /* one block -> 32 floats */
-	void (*quantize)(const float *x, uint8_t *dst);   /* 32 floats -> one block */
+	void (*dequantize)(const uint8_t *src, float *y); /* one block -> block_size floats */
+	void (*quantize)(const float *x, uint8_t *dst);   /* block_size floats -> one block */
 };
 
 static const struct block_kernels block_kernels[AJAR_TYPE_COUNT] = {
@@ -292,18 +295,26 @@ static const struct block_kernels block_kernels[AJAR_TYPE_COUNT] = {
 	[AJAR_TYPE_Q5_0] = { dequantize_q5_0, quantize_q5_0 },
 	[AJAR_TYPE_Q5_1] = { dequantize_q5_1, quantize_q5_1 },
 	[AJAR_TYPE_Q8_0] = { dequantize_q8_0, quantize_q8_0 },
+	[AJAR_TYPE_Q2_K] = { kquants_dequantize_q2_K, kquants_quantize_q2_K },
+	[AJAR_TYPE_Q3_K] = { kquants_dequantize_q3_K, kquants_quantize_q3_K },
+	[AJAR_TYPE_Q4_K] = { kquants_dequantize_q4_K, kquants_quantize_q4_K },
+	[AJAR_TYPE_Q5_K] = { kquants_dequantize_q5_K, kquants_quantize_q5_K },
+	[AJAR_TYPE_Q6_K] = { kquants_dequantize_q6_K, kquants_quantize_q6_K },
+	[AJAR_TYPE_Q8_K] = { kquants_dequantize_q8_K, kquants_quantize_q8_K },
+	[AJAR_TYPE_IQ4_NL] = { kquants_dequantize_iq4_nl, kquants_quantize_iq4_nl },
 };
 
 /* The block kernels of a quantized type. Passing a type without kernels, or a
  * row that is not whole blocks, is a caller bug: the model loader checks
  * has_kernels and shapes before any kernel runs. */
-static const struct block_kernels *kernels_for(enum ajar_type type, int64_t n, size_t *type_size)
+static const struct block_kernels *kernels_for(enum ajar_type type, int64_t n, size_t *type_size, int *block_size)
 {
 	const struct ajar_type_traits *t = ajar_type_traits((uint32_t)type);
 	assert(t && t->has_kernels);
 	assert(n >= 0 && n % t->block_size == 0);
-	assert(t->block_size == QUANT_BLOCK && block_kernels[type].dequantize);
+	assert(t->block_size <= QK_K && block_kernels[type].dequantize);
 	*type_size = t->type_size;
+	*block_size = (int)t->block_size;
 	return &block_kernels[type];
 }
 
@@ -336,9 +347,10 @@ void ajar_dequantize_row(enum ajar_type type, const void *src, float *dst, int64
 		return;
 	default: {
 		size_t ts;
-		const struct block_kernels *k = kernels_for(type, n, &ts);
-		for (int64_t b = 0; b < n / QUANT_BLOCK; b++)
-			k->dequantize(p + (size_t)b * ts, dst + b * QUANT_BLOCK);
+		int bs;
+		const struct block_kernels *k = kernels_for(type, n, &ts, &bs);
+		for (int64_t b = 0; b < n / bs; b++)
+			k->dequantize(p + (size_t)b * ts, dst + b * bs);
 		return;
 	}
 	}
@@ -366,9 +378,10 @@ void ajar_quantize_row(enum ajar_type type, const float *src, void *dst, int64_t
 	}
 	default: {
 		size_t ts;
-		const struct block_kernels *k = kernels_for(type, n, &ts);
-		for (int64_t b = 0; b < n / QUANT_BLOCK; b++)
-			k->quantize(src + b * QUANT_BLOCK, p + (size_t)b * ts);
+		int bs;
+		const struct block_kernels *k = kernels_for(type, n, &ts, &bs);
+		for (int64_t b = 0; b < n / bs; b++)
+			k->quantize(src + b * bs, p + (size_t)b * ts);
 		return;
 	}
 	}
@@ -409,12 +422,13 @@ float ajar_vec_dot_f32(enum ajar_type type, const void *row, const float *x, int
 	}
 	default: {
 		size_t ts;
-		const struct block_kernels *k = kernels_for(type, n, &ts);
-		float y[QUANT_BLOCK]; /* the current block, dequantized */
-		for (int64_t b = 0; b < n / QUANT_BLOCK; b++) {
-			const float *xb = x + b * QUANT_BLOCK;
+		int bs;
+		const struct block_kernels *k = kernels_for(type, n, &ts, &bs);
+		float y[QK_K]; /* the current block, dequantized */
+		for (int64_t b = 0; b < n / bs; b++) {
+			const float *xb = x + b * bs;
 			k->dequantize(p + (size_t)b * ts, y);
-			for (int j = 0; j < QUANT_BLOCK; j++) {
+			for (int j = 0; j < bs; j++) {
 				const float prod = y[j] * xb[j];
 				sum += prod;
 			}
