@@ -796,6 +796,80 @@ static void test_vec_dot_f32_rows(void)
 	}
 }
 
+/* ---- kernel dispatch: every level against the scalar reference ------------ */
+
+/*
+ * Through include/ajar/kernels.h, at every level this CPU has (others are
+ * skipped, with a note): the K types and IQ4_NL are supported; the Q8_K
+ * activation row is byte-identical to the scalar reference (every level
+ * rounds exactly as llama.cpp's quantize_row_q8_K_ref); and ajar_gemm over
+ * several rows and tokens, at unaligned row strides, equals the scalar
+ * vec_dot within 1e-6 of sum |terms| (as test_vec_dot_reference: both
+ * compute the same exact integer block sums; the f32 sums of block terms
+ * run in a different order).
+ */
+static void test_levels(void)
+{
+	enum { N = 1024, ROWS = 13, TOK = 7 };
+	static float w[ROWS * N], x[TOK * N], wq[N], ws[N], aq[N], y[TOK * ROWS];
+	static uint8_t wrows[ROWS * (N + 8)], acts[TOK * (N * 2 + 8)], act_ref[N * 2];
+	const enum ajar_cpu_level max = ajar_cpu_level_max();
+	const enum ajar_cpu_level saved = ajar_cpu_level();
+
+	for (int i = 0; i < ROWS * N; i++)
+		w[i] = rng_normal() * (i % 3 == 0 ? 0.02f : 1.0f) + (i / N == 5 ? -3.0f : 0.0f);
+	for (int i = 0; i < TOK * N; i++)
+		x[i] = rng_normal() * (i / N == 2 ? 1e-3f : 1.0f);
+	if (max < AJAR_CPU_AVX512)
+		printf("note: CPU lacks %s; that level is not tested here\n", ajar_cpu_level_name(AJAR_CPU_AVX512));
+	if (max < AJAR_CPU_AVX2)
+		printf("note: CPU lacks avx2; that level is not tested here\n");
+
+	for (int lv = AJAR_CPU_SCALAR; lv <= (int)max; lv++) {
+		CHECK_OK(ajar_cpu_level_set((enum ajar_cpu_level)lv));
+		for (size_t k = 0; k < NELEM(dots); k++) {
+			const enum ajar_type wt = dots[k].type, at = dots[k].act;
+			const size_t wrow = ajar_row_size(wt, N) + 5, arow = ajar_row_size(at, N) + 3; /* odd strides */
+			CHECK_MSG(ajar_gemm_supports(wt), "%s at %s", ajar_type_name(wt), ajar_cpu_level_name(lv));
+			if (!ajar_gemm_supports(wt))
+				continue;
+			CHECK_EQ_INT(ajar_act_type(wt), at);
+			for (int r = 0; r < ROWS; r++)
+				ajar_quantize_row(wt, w + r * N, wrows + r * wrow, N);
+			for (int t = 0; t < TOK; t++) {
+				ajar_act_quantize(at, x + t * N, acts + t * arow, N);
+				ajar_quantize_row(at, x + t * N, act_ref, N);
+				CHECK_MSG(memcmp(acts + t * arow, act_ref, ajar_row_size(at, N)) == 0,
+					  "%s activations at %s, token %d", ajar_type_name(at), ajar_cpu_level_name(lv), t);
+			}
+			for (int i = 0; i < TOK * ROWS; i++)
+				y[i] = NAN;
+			/* rows 1 .. ROWS-1 only: row 0 must stay untouched */
+			ajar_gemm(wt, wrows, wrow, N, 1, ROWS, acts, arow, TOK, y, ROWS);
+			for (int t = 0; t < TOK; t++) {
+				ajar_dequantize_row(at, acts + t * arow, aq, N);
+				CHECK(isnan(y[t * ROWS]));
+				for (int r = 1; r < ROWS; r++) {
+					const uint8_t *row = wrows + r * wrow;
+					const float want = dots[k].dot(row, acts + t * arow, N);
+					double mag = 0.0;
+					ajar_dequantize_row(wt, row, wq, N);
+					dequantize_scale_part(wt, row, ws, N);
+					for (int i = 0; i < N; i++)
+						mag += fabs((double)ws[i] * aq[i]) + fabs(((double)ws[i] - wq[i]) * aq[i]);
+					CHECK_MSG(fabs((double)y[t * ROWS + r] - want) <= 1e-6 * mag,
+						  "%s at %s, row %d token %d: %.9g vs scalar %.9g", ajar_type_name(wt),
+						  ajar_cpu_level_name(lv), r, t, (double)y[t * ROWS + r], (double)want);
+					const float one = ajar_vec_dot(wt, row, acts + t * arow, N);
+					CHECK_MSG(fabs((double)one - want) <= 1e-6 * mag, "%s ajar_vec_dot at %s",
+						  ajar_type_name(wt), ajar_cpu_level_name(lv));
+				}
+			}
+		}
+	}
+	CHECK_OK(ajar_cpu_level_set(saved));
+}
+
 int main(void)
 {
 	RUN(test_layouts);
@@ -814,5 +888,6 @@ int main(void)
 	RUN(test_vec_dot_hand);
 	RUN(test_unaligned_rows);
 	RUN(test_vec_dot_f32_rows);
+	RUN(test_levels);
 	return check_summary();
 }
