@@ -12,6 +12,7 @@ static const struct {
 	const char *summary;
 } commands[] = {
 	{ "run", cmd_run, "generate text from a prompt" },
+	{ "chat", cmd_chat, "talk to a chat model (its chat template), interactively or from stdin" },
 	{ "logits", cmd_logits, "prompt token ids and the last position's logits, as JSON" },
 	{ "tokenize", cmd_tokenize, "text to token ids" },
 	{ "info", cmd_info, "architecture, parameters, tensor types, metadata, SHA-256 of a GGUF file" },
