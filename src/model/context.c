@@ -64,9 +64,9 @@ enum ajar_err ajar_context_new(const struct ajar_model *m, const struct ajar_con
 		goto fail;
 	}
 	size_t nb = ctx->n_batch;
-	ctx->rowbuf_len = hp->n_ff > hp->n_embd ? hp->n_ff : hp->n_embd;
-	if (q_dim > ctx->rowbuf_len)
-		ctx->rowbuf_len = q_dim;
+	ctx->max_in = hp->n_ff > hp->n_embd ? hp->n_ff : hp->n_embd;
+	if (q_dim > ctx->max_in)
+		ctx->max_in = q_dim;
 	if ((err = threadpool_new(n_threads, &ctx->pool)) ||
 	    (err = alloc_bytes(&ctx->k_cache, kv_bytes, "the key cache")) ||
 	    (err = alloc_bytes(&ctx->v_cache, kv_bytes, "the value cache")) ||
@@ -79,7 +79,8 @@ enum ajar_err ajar_context_new(const struct ajar_model *m, const struct ajar_con
 	    (err = alloc_floats(&ctx->hb, nb * hp->n_ff, "feed-forward")) ||
 	    (err = alloc_floats(&ctx->hb2, nb * hp->n_ff, "feed-forward")) ||
 	    (err = alloc_floats(&ctx->scores, (size_t)n_threads * (ctx->n_ctx + hp->head_dim), "attention scores")) ||
-	    (err = alloc_floats(&ctx->rowbuf, (size_t)n_threads * ctx->rowbuf_len, "row buffers")))
+	    /* converted activations are never larger than the floats they come from */
+	    (err = alloc_floats((float **)&ctx->act, nb * ctx->max_in, "converted activations")))
 		goto fail;
 	ctx->seq_len = calloc(ctx->n_seq, sizeof(*ctx->seq_len));
 	ctx->seq_next = calloc(ctx->n_seq, sizeof(*ctx->seq_next));
@@ -110,7 +111,7 @@ void ajar_context_free(struct ajar_context *ctx)
 	free(ctx->hb);
 	free(ctx->hb2);
 	free(ctx->scores);
-	free(ctx->rowbuf);
+	free(ctx->act);
 	free(ctx->seq_len);
 	free(ctx->seq_next);
 	free(ctx);

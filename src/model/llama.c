@@ -226,17 +226,24 @@ enum ajar_err llama_forward(struct ajar_context *ctx, const struct ajar_batch *b
 		s.l = l;
 		s.layer = il;
 		threadpool_run(ctx->pool, step_attn_norm, &s);
-		ops_matmul(ctx, &l->wq, ctx->xb, d, ctx->q, q_dim, n);
-		ops_matmul(ctx, &l->wk, ctx->xb, d, ctx->k, ctx->kv_dim, n);
-		ops_matmul(ctx, &l->wv, ctx->xb, d, ctx->v, ctx->kv_dim, n);
+		{
+			const struct weight *ws[3] = { &l->wq, &l->wk, &l->wv };
+			float *ys[3] = { ctx->q, ctx->k, ctx->v };
+			size_t strides[3] = { q_dim, ctx->kv_dim, ctx->kv_dim };
+			ops_matmul_multi(ctx, 3, ws, ys, strides, ctx->xb, d, n);
+		}
 		threadpool_run(ctx->pool, step_rope_store, &s);
 		threadpool_run(ctx->pool, step_attention, &s);
 		ops_matmul(ctx, &l->wo, ctx->att, q_dim, ctx->xb, d, n);
 		add_into(ctx->x, ctx->xb, (size_t)n * d);
 
 		threadpool_run(ctx->pool, step_ffn_norm, &s);
-		ops_matmul(ctx, &l->ffn_gate, ctx->xb, d, ctx->hb, hp->n_ff, n);
-		ops_matmul(ctx, &l->ffn_up, ctx->xb, d, ctx->hb2, hp->n_ff, n);
+		{
+			const struct weight *ws[2] = { &l->ffn_gate, &l->ffn_up };
+			float *ys[2] = { ctx->hb, ctx->hb2 };
+			size_t strides[2] = { hp->n_ff, hp->n_ff };
+			ops_matmul_multi(ctx, 2, ws, ys, strides, ctx->xb, d, n);
+		}
 		threadpool_run(ctx->pool, step_swiglu, &s);
 		ops_matmul(ctx, &l->ffn_down, ctx->hb, hp->n_ff, ctx->xb, d, n);
 		add_into(ctx->x, ctx->xb, (size_t)n * d);

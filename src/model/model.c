@@ -4,6 +4,7 @@
  * the vocabulary. Weights stay in the read-only mapping.
  */
 #include "model_int.h"
+#include "ajar/kernels.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,7 +128,8 @@ enum ajar_err model_get_weight(struct ajar_model *m, const char *name, int64_t n
 		return ajar_errf(AJAR_ERR_FORMAT, "missing tensor '%s'", name);
 	}
 	tr = ajar_type_traits(t->type);
-	if (!tr || !tr->has_kernels)
+	/* Matrices need a matrix-product kernel; vectors only dequantization. */
+	if (!tr || !tr->has_kernels || (n_out > 1 && !ajar_gemm_supports((enum ajar_type)t->type)))
 		return ajar_errf(AJAR_ERR_UNSUPPORTED, "tensor '%s' has type %s (%u), which ajar cannot compute with yet",
 				 name, ajar_type_name(t->type), t->type);
 	if ((int64_t)t->ne[0] != n_in || (int64_t)t->ne[1] != n_out || t->ne[2] != 1 || t->ne[3] != 1)

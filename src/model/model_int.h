@@ -85,8 +85,8 @@ struct ajar_context {
 	float *hb;      /* [n_batch][n_ff] gate, then the gated product */
 	float *hb2;     /* [n_batch][n_ff] up */
 	float *scores;  /* [n_threads][n_ctx] attention scores */
-	float *rowbuf;  /* [n_threads][max_in] a dequantized weight row */
-	size_t rowbuf_len;
+	size_t max_in;  /* widest matrix input: max(n_embd, n_ff, q_dim) */
+	void *act;      /* [n_batch][max_in floats] activation rows converted for the kernels */
 	uint32_t *seq_next;   /* [n_seq] scratch for batch validation */
 };
 
@@ -116,6 +116,10 @@ float ops_dot_f32(const float *a, const float *b, int64_t n);
  * the pool. x rows are x_stride floats apart, y rows y_stride. */
 void ops_matmul(struct ajar_context *ctx, const struct weight *w, const float *x, size_t x_stride, float *y,
 		size_t y_stride, uint32_t n_tok);
+/* The same for n_w weights that take the same input x (all n_in wide):
+ * ys[i] gets ws[i] x, with one conversion of x and one hand-off. */
+void ops_matmul_multi(struct ajar_context *ctx, int n_w, const struct weight *const *ws, float *const *ys,
+		      const size_t *y_strides, const float *x, size_t x_stride, uint32_t n_tok);
 /* out = x / rms(x) * w, over n values; the sum of squares in double, as
  * llama.cpp does. out may equal x. */
 void ops_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps);

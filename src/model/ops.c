@@ -1,10 +1,12 @@
 /*
  * ops.c - primitive operations of the forward pass: dot product, threaded
  * matrix-vector/matrix-matrix product over any weight type, RMSNorm, RoPE,
- * softmax, embedding lookup. Plain C that the compiler vectorizes; the
- * hand-written SIMD kernels live in src/tensor/.
+ * softmax, embedding lookup. The matrix products call the SIMD kernels of
+ * src/tensor/ (include/ajar/kernels.h); the rest is plain C that the
+ * compiler vectorizes.
  */
 #include "model_int.h"
+#include "ajar/kernels.h"
 
 #include <math.h>
 #include <string.h>
@@ -24,42 +26,100 @@ float ops_dot_f32(const float *a, const float *b, int64_t n)
 	return sum + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
 }
 
+/*
+ * Matrix products go through the kernels of include/ajar/kernels.h: the
+ * input rows are converted once to the weights' activation format (threads
+ * split the tokens), then one task computes every output row of up to
+ * MATMUL_MAX_W weights that share that input (q/k/v, gate/up): threads take
+ * disjoint chunks of the concatenated rows, so one hand-off serves them all.
+ */
+#define MATMUL_MAX_W 4
+/* Rows per work chunk: a multiple of every kernel's row tile. */
+#define MATMUL_ROW_CHUNK 16
+
 struct matmul_task {
 	struct ajar_context *ctx;
-	const struct weight *w;
-	const float *x;
-	size_t x_stride;
-	float *y;
-	size_t y_stride;
+	int n_w;
+	const struct weight *w[MATMUL_MAX_W];
+	float *y[MATMUL_MAX_W];
+	size_t y_stride[MATMUL_MAX_W];
+	int64_t chunk_start[MATMUL_MAX_W + 1]; /* first chunk of each weight */
+	const float *x;      /* float input rows */
+	size_t x_stride;     /* floats */
+	const void *act;     /* converted rows */
+	size_t act_stride;   /* bytes */
+	enum ajar_type act_type;
+	int64_t n_in;
 	uint32_t n_tok;
 };
 
-static void matmul_worker(void *p, int ith, int nth)
+static void act_worker(void *p, int ith, int nth)
 {
 	const struct matmul_task *mt = p;
-	const struct weight *w = mt->w;
-	float *buf = mt->ctx->rowbuf + (size_t)ith * mt->ctx->rowbuf_len;
 	long b, e;
+	threadpool_split(mt->n_tok, ith, nth, &b, &e);
+	for (long t = b; t < e; t++)
+		ajar_act_quantize(mt->act_type, mt->x + t * mt->x_stride, (char *)mt->act + t * mt->act_stride, mt->n_in);
+}
 
-	threadpool_split(w->n_out, ith, nth, &b, &e);
-	for (long o = b; o < e; o++) {
-		const void *row = (const char *)w->data + (size_t)o * w->row_bytes;
-		const float *wf = row;
-		/* A quantized row is expanded once and reused for every token. */
-		if (w->type != AJAR_TYPE_F32) {
-			ajar_dequantize_row(w->type, row, buf, w->n_in);
-			wf = buf;
-		}
-		for (uint32_t t = 0; t < mt->n_tok; t++)
-			mt->y[t * mt->y_stride + o] = ops_dot_f32(wf, mt->x + t * mt->x_stride, w->n_in);
+static void gemm_worker(void *p, int ith, int nth)
+{
+	const struct matmul_task *mt = p;
+	long b, e;
+	threadpool_split(mt->chunk_start[mt->n_w], ith, nth, &b, &e);
+	for (int i = 0; i < mt->n_w && b < e; i++) {
+		/* the part of [b, e) that falls in weight i */
+		int64_t lo = b > mt->chunk_start[i] ? b : mt->chunk_start[i];
+		int64_t hi = e < mt->chunk_start[i + 1] ? e : mt->chunk_start[i + 1];
+		if (lo >= hi)
+			continue;
+		const struct weight *w = mt->w[i];
+		int64_t r0 = (lo - mt->chunk_start[i]) * MATMUL_ROW_CHUNK;
+		int64_t r1 = (hi - mt->chunk_start[i]) * MATMUL_ROW_CHUNK;
+		if (r1 > w->n_out)
+			r1 = w->n_out;
+		ajar_gemm(w->type, w->data, w->row_bytes, w->n_in, r0, r1, mt->act, mt->act_stride, mt->n_tok, mt->y[i],
+			  mt->y_stride[i]);
 	}
+}
+
+void ops_matmul_multi(struct ajar_context *ctx, int n_w, const struct weight *const *ws, float *const *ys,
+		      const size_t *y_strides, const float *x, size_t x_stride, uint32_t n_tok)
+{
+	struct matmul_task mt = { .ctx = ctx, .x = x, .x_stride = x_stride, .n_tok = n_tok };
+	enum ajar_type act_type = ajar_act_type(ws[0]->type);
+
+	/* Weights whose activation formats differ (a mixed-type file) go one
+	 * group at a time. */
+	int n = 1;
+	while (n < n_w && n < MATMUL_MAX_W && ajar_act_type(ws[n]->type) == act_type)
+		n++;
+	mt.n_w = n;
+	mt.n_in = ws[0]->n_in;
+	mt.act_type = act_type;
+	for (int i = 0; i < n; i++) {
+		mt.w[i] = ws[i];
+		mt.y[i] = ys[i];
+		mt.y_stride[i] = y_strides[i];
+		mt.chunk_start[i + 1] = mt.chunk_start[i] + (ws[i]->n_out + MATMUL_ROW_CHUNK - 1) / MATMUL_ROW_CHUNK;
+	}
+	if (act_type == AJAR_TYPE_F32) {
+		mt.act = x;
+		mt.act_stride = x_stride * sizeof(float);
+	} else {
+		mt.act = ctx->act;
+		mt.act_stride = ajar_act_row_size(ws[0]->type, mt.n_in);
+		threadpool_run(ctx->pool, act_worker, &mt);
+	}
+	threadpool_run(ctx->pool, gemm_worker, &mt);
+	if (n < n_w)
+		ops_matmul_multi(ctx, n_w - n, ws + n, ys + n, y_strides + n, x, x_stride, n_tok);
 }
 
 void ops_matmul(struct ajar_context *ctx, const struct weight *w, const float *x, size_t x_stride, float *y,
 		size_t y_stride, uint32_t n_tok)
 {
-	struct matmul_task mt = { ctx, w, x, x_stride, y, y_stride, n_tok };
-	threadpool_run(ctx->pool, matmul_worker, &mt);
+	ops_matmul_multi(ctx, 1, &w, &y, &y_stride, x, x_stride, n_tok);
 }
 
 void ops_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps)
