@@ -43,7 +43,7 @@ struct ajar_model;
 struct sched_params {
 	uint32_t n_slots;    /* concurrent sequences (--parallel); >= 1 */
 	uint32_t n_ctx;      /* positions per slot; 0 = the model's context */
-	uint32_t n_batch;    /* most tokens in one step; 0 = 512 */
+	uint32_t n_batch;    /* most tokens in one step; 0 = 512; raised to n_slots if smaller */
 	int n_threads;       /* 0 = all CPUs */
 	int cache_type;      /* enum ajar_type of the KV cache (F32 default) */
 	uint32_t max_queue;  /* requests waiting beyond the slots; 0 = 64 */
@@ -52,9 +52,14 @@ struct sched_params {
 /* Most top_logprobs a request may ask for (OpenAI's limit). */
 #define SCHED_MAX_TOP_LOGPROBS 20
 
-/* What one generated token released. */
+/* What one generated token released. on_token gets one event per generated
+ * token, except an end-of-generation token that ends the request: it has no
+ * event, but if the end releases held-back text (a possible stop-string
+ * start that was not one, an unfinished UTF-8 character as U+FFFD), that
+ * comes as a last event with token -1 and no logprobs. When a request ends
+ * by length or context, such text is part of its last token's event. */
 struct sched_token_event {
-	int32_t token;
+	int32_t token;      /* -1: text released at the end, no token (see above) */
 	const char *text;   /* complete UTF-8, never part of a stop string; may be empty (held back) */
 	size_t len;
 	/* Only when the request asked for logprobs: the log-probability of the
@@ -113,7 +118,9 @@ void sched_free(struct sched *s);
 enum ajar_err sched_submit(struct sched *s, struct sched_request *req, uint64_t *id) AJAR_MUST_CHECK;
 
 /* Cancels a queued or running request; harmless if it already finished.
- * Its slot is free by the next step. */
+ * A queued request leaves the queue at once; a running one's slot is free
+ * by the next step. Either way on_done (GEN_FINISH_CANCEL) runs on the
+ * engine thread, soon after, not inside this call. */
 void sched_cancel(struct sched *s, uint64_t id);
 
 struct sched_stats {
