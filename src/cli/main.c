@@ -17,6 +17,7 @@ static const struct {
 	{ "tokenize", cmd_tokenize, "text to token ids" },
 	{ "info", cmd_info, "architecture, parameters, tensor types, metadata, SHA-256 of a GGUF file" },
 	{ "import-llama2c", cmd_import_llama2c, "convert a llama2.c checkpoint and tokenizer to GGUF" },
+	{ "serve", cmd_serve, "serve the OpenAI-compatible HTTP API (and the chat page)" },
 	{ "bench", cmd_bench, "prompt-processing and generation speed, like llama-bench" },
 	{ "quantize", cmd_quantize, "write a copy of a model with quantized weights" },
 };

@@ -1,0 +1,100 @@
+/*
+ * gen_int.h - one generation request in flight: the state that the
+ * scheduler's engine thread fills (on_token, on_done) and a connection
+ * thread drains, either all at once (a JSON reply) or as it comes (SSE).
+ *
+ * Ownership: a job is reference-counted. The connection side holds one
+ * reference (the handler, then the streamed response once MHD owns it) and
+ * the scheduler one from a successful submit until on_done. Whoever drops
+ * the last frees it, so a client that vanishes mid-stream and a generation
+ * that ends at the same moment never race on the memory.
+ */
+#ifndef AJAR_SERVER_GEN_INT_H
+#define AJAR_SERVER_GEN_INT_H
+
+#include "ajar/logits_proc.h"
+#include "server/server_int.h"
+
+/* The log-probabilities reported with one generated token. */
+struct lp_entry {
+	int32_t token;
+	float logprob;
+	int n_top;
+	int32_t top_tokens[SCHED_MAX_TOP_LOGPROBS];
+	float top_logprobs[SCHED_MAX_TOP_LOGPROBS];
+	size_t text_offset;  /* output bytes (echo included) released before this token */
+};
+
+/* Reader-side buffers of pending output, swapped with the producer's. */
+struct gen_pending {
+	char *text;
+	size_t n_text, cap_text;
+	struct lp_entry *lps;
+	size_t n_lps, cap_lps;
+};
+
+enum sse_phase { SSE_START, SSE_RUNNING, SSE_FINISHED };
+
+struct gen_job {
+	struct server *srv;
+	enum gen_api api;
+	char id[48];             /* "chatcmpl-..." / "cmpl-..." */
+	long long created;       /* Unix seconds */
+	bool stream, include_usage;
+	int n_logprobs;
+	double t_start;          /* of the HTTP request, for time to first token */
+	int fd;                  /* the client's socket, to notice it leaving */
+
+	/* Inputs, owned; the scheduler borrows them until on_done. */
+	int32_t *prompt;
+	size_t n_prompt;
+	char **stops;            /* n_stops strings, each owned */
+	size_t n_stops;
+	struct json_constraint *jc; /* response_format json_object, or NULL */
+	struct logits_proc proc;
+	char *echo;              /* completions' echo text, or NULL */
+	size_t n_echo;
+	struct sched_request req;
+	uint64_t sched_id;       /* written by srv_submit, read by the connection thread */
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;       /* signalled on every token and on done */
+	/* Guarded by mu: */
+	int refs;
+	struct gen_pending out;  /* produced, not yet taken */
+	size_t n_released;       /* output bytes released so far (all time) */
+	bool got_first;
+	bool cancelled;          /* the client is gone: on_token asks to stop */
+	bool oom;                /* a buffer could not grow: stop with an error */
+	bool done;
+	struct sched_result res;
+	enum ajar_err err;
+	char err_msg[256];
+
+	/* Touched only by the connection thread that streams the reply: */
+	struct gen_pending take; /* what the reader took from out */
+	char *sse;               /* formatted bytes ready for MHD */
+	size_t n_sse, pos_sse, cap_sse;
+	enum sse_phase phase;
+	bool sse_oom;
+};
+
+void gen_job_unref(struct gen_job *j);
+
+/* Waits (mu held on entry and exit) up to ms for a signal. */
+void gen_job_wait(struct gen_job *j, int ms);
+
+/* "stop" or "length" as OpenAI reports it. */
+const char *gen_finish_reason(enum gen_finish f);
+/* The logprobs object of a chat choice: {"content":[...]}. */
+json_t *gen_chat_logprobs(const struct gen_job *j, const struct lp_entry *lps, size_t n);
+/* The legacy completions logprobs: {"tokens","token_logprobs","top_logprobs","text_offset"}. */
+json_t *gen_legacy_logprobs(const struct gen_job *j, const struct lp_entry *lps, size_t n);
+json_t *gen_usage(const struct sched_result *r);
+/* The parts every response and chunk starts with: id, object, created, model. */
+json_t *gen_envelope(const struct gen_job *j, const char *object);
+
+/* Queues the SSE response for j (sse.c); takes the caller's reference. */
+enum MHD_Result sse_start(struct http_ctx *c, struct gen_job *j);
+
+#endif
