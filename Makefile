@@ -26,9 +26,13 @@ build-fuzz: deps
 	@CC=clang cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=Debug -DAJAR_FUZZ=ON $(CMAKE_COMMON) >/dev/null
 	@cmake --build build/fuzz -j $(JOBS)
 
-# Until the server lands (issue 5) `make run` generates from the fixture model.
+HOST ?= 127.0.0.1
+PORT ?= 8080
+
+# Serves the model on the embedded defaults; the server prints the address
+# to open. Ctrl-C stops it.
 run: build
-	@./build/release/ajar run -m $(MODEL) -p "Once upon a time" -n 96 --ctx 512
+	@./build/release/ajar serve -m $(MODEL) --host $(HOST) --port $(PORT) --ctx 512
 
 test-release: build
 	@cd build/release && ctest --output-on-failure -j $(JOBS)
