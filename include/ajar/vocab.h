@@ -6,7 +6,8 @@
  * follows the model family's algorithm, chosen by tokenizer.ggml.model:
  *   "llama"  SentencePiece BPE over scores, byte fallback (<0xNN> pieces),
  *            U+2581 for spaces, add-space prefix (issue 2)
- *   "gpt2"   byte-level BPE with ranked merges and a pre-tokenizer regex (issue 3)
+ *   "gpt2"   byte-level BPE with ranked merges and pre-tokenizer regexes
+ *            chosen by tokenizer.ggml.pre (issue 3)
  *   "bert"   WordPiece (issue 3)
  * Tokenizing is pure: a struct ajar_vocab is immutable after load and may be
  * shared by any number of threads.
@@ -49,7 +50,9 @@ bool vocab_add_eos(const struct ajar_vocab *v);
  * BOS is [CLS], there is no EOS, and add_special gives [CLS] ... [SEP]. */
 int32_t vocab_sep(const struct ajar_vocab *v);
 bool vocab_add_sep(const struct ajar_vocab *v);
-/* True for end-of-generation tokens (EOS, EOT, and any the metadata marks). */
+/* True for end-of-generation tokens (EOS, EOT, and any the metadata marks;
+ * like llama.cpp, also the fill-in-the-middle pad, repo and file-separator
+ * markers, e.g. Qwen's <|fim_pad|>, <|repo_name|>, <|file_sep|>). */
 bool vocab_is_eog(const struct ajar_vocab *v, int32_t id);
 /* AJAR_TOKEN_UNDEFINED for an id out of range. End markers that llama.cpp
  * recognises by text (<|eot_id|>, <|im_end|>, <|end|>, ...) read as CONTROL. */
@@ -78,6 +81,18 @@ const char *vocab_token_text(const struct ajar_vocab *v, int32_t id);
  * control/format characters, without ending the word: "ab\xff\xfe cd"
  * gives the ids of "ab cd". Detokenized, its pieces give lower-cased text
  * with a space before each word and each punctuation mark.
+ * Byte-level BPE ("gpt2") first cuts the text into words with the regexes
+ * that tokenizer.ggml.pre names (llama.cpp's list for each; an absent key
+ * means "default", an unknown one fails vocab_load), then merges within
+ * each word by rank. It decodes UTF-8 as llama.cpp does before splitting:
+ * a lead byte's length with continuation bytes checked, overlong forms and
+ * surrogates passing as their code points; each byte that does not start
+ * such a sequence becomes U+FFFD, so "ab\xff" gives the ids of
+ * "ab\xef\xbf\xbd" and "\xc0\x80" those of "\0". (A sequence decoding above
+ * U+10FFFF, which makes llama.cpp throw, is one U+FFFD here.) With
+ * add_special, BOS and EOS are added per tokenizer.ggml.add_bos_token and
+ * add_eos_token; when the BOS key is absent, the pre-tokenizer decides as in
+ * llama.cpp: Llama 3 ("llama-bpe"), Tekken and Chameleon add it, others not.
  * Text longer than 16 MiB is refused (AJAR_ERR_LIMIT).
  * On success *ids (n_ids entries, never NULL) is owned by the caller (free()).
  */
@@ -86,7 +101,10 @@ enum ajar_err vocab_tokenize(const struct ajar_vocab *v, const char *text, size_
 
 /*
  * The bytes token id stands for: spaces restored from U+2581, <0xNN> byte tokens
- * as their single byte, user-defined tokens as their text; control and
+ * as their single byte (byte-level BPE: normal tokens mapped back through
+ * GPT-2's byte table, so "\xc4\xa0world" gives " world" and a token may
+ * stand for part of a character; BYTE-typed tokens give ""),
+ * user-defined tokens as their text; control and
  * unknown tokens give "" unless special is true (then their text, e.g.
  * "<unk>"); unused and undefined tokens give "". Writes the first cap bytes
  * (at most) to buf and returns the full length (call again with a bigger

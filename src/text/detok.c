@@ -17,6 +17,9 @@
  * appended as is, [CLS]/[SEP] are CONTROL. (llama_detokenize's
  * clean_up_tokenization_spaces pass, which joins " ," and " 's", is not
  * applied: it is not part of token_to_piece.)
+ * Byte-level BPE ("gpt2") differs in two types: a NORMAL token prints its
+ * text mapped back through GPT-2's byte map (bpe_piece(): "Ġworld" gives
+ * " world", "Ã" the lone byte C3), and BYTE tokens print "".
  *
  * Pieces may cut a character in two (byte tokens do, one byte each). The
  * stream holds such bytes back until the character is complete and repairs
@@ -60,10 +63,17 @@ static void piece_parts(const struct ajar_vocab *v, int32_t id, bool special, pi
 		return;
 	case AJAR_TOKEN_BYTE: {
 		char c = (char)t->byte;
-		emit(ctx, &c, 1);
+		if (v->model != VOCAB_MODEL_BPE)
+			emit(ctx, &c, 1);
 		return;
 	}
 	case AJAR_TOKEN_NORMAL: {
+		if (v->model == VOCAB_MODEL_BPE) {
+			size_t n;
+			const char *p = bpe_piece(v, id, &n);
+			emit(ctx, p, n);
+			return;
+		}
 		/* Every "▁" (E2 96 81) becomes ' '; the runs between go as they are. */
 		size_t start = 0;
 		for (size_t i = 0; i + 3 <= t->text_len;) {
@@ -167,7 +177,10 @@ void detok_stream_init(struct detok_stream *s, const struct ajar_vocab *v, bool 
 
 size_t detok_stream_max_out(const struct ajar_vocab *v)
 {
-	return UTF8_REPLACEMENT_LEN * ((size_t)v->max_token_len + UTF8_MAX_LEN);
+	size_t longest = v->max_token_len;
+	if (v->model == VOCAB_MODEL_BPE && bpe_max_piece_len(v) > longest)
+		longest = bpe_max_piece_len(v);
+	return UTF8_REPLACEMENT_LEN * (longest + UTF8_MAX_LEN);
 }
 
 int detok_stream_push(struct detok_stream *s, int32_t id, char *out, size_t cap)
@@ -189,7 +202,7 @@ int detok_stream_push(struct detok_stream *s, int32_t id, char *out, size_t cap)
 		*s = saved; /* nothing consumed: the caller may retry with room */
 		return -1;
 	}
-	return (int)k.n; /* <= 3 * (VOCAB_MAX_TOKEN_LEN + 4) */
+	return (int)k.n; /* <= detok_stream_max_out(v), a few MiB at most */
 }
 
 int detok_stream_finish(struct detok_stream *s, char *out, size_t cap)

@@ -14,7 +14,8 @@
  * flagged LSTRIP / RSTRIP also removes the ASCII whitespace next to it.
  *
  * Cost: O(#special tokens x text length) for the search (memmem), plus the
- * algorithm's own cost per fragment.
+ * algorithm's own cost per fragment; tokens whose byte pairs do not all
+ * occur in the text are skipped without a search.
  */
 #include "text/vocab_int.h"
 
@@ -96,6 +97,42 @@ static enum ajar_err split_fragment(const struct ajar_vocab *v, int32_t id, cons
 	return AJAR_OK;
 }
 
+/*
+ * The byte pairs (and bytes) that occur in a text. A special token with a
+ * pair that does not occur cannot occur either, so its search is skipped:
+ * vocabularies with thousands of user-defined tokens ("[PAD123]", single
+ * accented letters) would otherwise spend most of the time in memmem.
+ */
+struct pair_set {
+	uint64_t pairs[65536 / 64];
+	uint64_t bytes[256 / 64];
+};
+
+static void pair_set_build(struct pair_set *ps, const char *text, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	for (size_t i = 0; i < len; i++) {
+		ps->bytes[s[i] >> 6] |= 1ull << (s[i] & 63);
+		if (i + 1 < len) {
+			unsigned p = (unsigned)s[i] << 8 | s[i + 1];
+			ps->pairs[p >> 6] |= 1ull << (p & 63);
+		}
+	}
+}
+
+static bool pair_set_may_contain(const struct pair_set *ps, const char *tok, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)tok;
+	if (n == 1)
+		return ps->bytes[s[0] >> 6] >> (s[0] & 63) & 1;
+	for (size_t i = 0; i + 1 < n; i++) {
+		unsigned p = (unsigned)s[i] << 8 | s[i + 1];
+		if (!(ps->pairs[p >> 6] >> (p & 63) & 1))
+			return false;
+	}
+	return true;
+}
+
 /* Fills *a with the fragments of text; *b is scratch. */
 static enum ajar_err partition(const struct ajar_vocab *v, const char *text, size_t len, bool parse_special,
 			       struct frag_vec *a, struct frag_vec *b)
@@ -105,10 +142,16 @@ static enum ajar_err partition(const struct ajar_vocab *v, const char *text, siz
 		return AJAR_OK;
 	if ((err = frag_push(a, -1, 0, len)))
 		return err;
+	struct pair_set *ps = calloc(1, sizeof(*ps));
+	if (!ps)
+		return ajar_errf(AJAR_ERR_NOMEM, "tokenize: byte-pair set");
+	pair_set_build(ps, text, len);
 	for (size_t k = 0; k < v->n_special; k++) {
 		int32_t id = v->special_ids[k];
 		const struct vocab_token *t = &v->tokens[id];
 		if (!parse_special && (t->type == AJAR_TOKEN_CONTROL || t->type == AJAR_TOKEN_UNKNOWN))
+			continue;
+		if (!pair_set_may_contain(ps, vocab_text_of(v, id), t->text_len))
 			continue;
 		/* Rebuild the list into b only once this token occurs somewhere. */
 		bool cut = false;
@@ -119,16 +162,17 @@ static enum ajar_err partition(const struct ajar_vocab *v, const char *text, siz
 			if (hit && !cut) {
 				cut = true;
 				b->n = 0;
-				for (size_t j = 0; j < i; j++)
-					if ((err = frag_push(b, a->f[j].id, a->f[j].off, a->f[j].len)))
-						return err;
+				for (size_t j = 0; j < i && !err; j++)
+					err = frag_push(b, a->f[j].id, a->f[j].off, a->f[j].len);
 			}
+			if (err)
+				goto out;
 			if (hit)
 				err = split_fragment(v, id, text, fr, b);
 			else if (cut)
 				err = frag_push(b, fr.id, fr.off, fr.len);
 			if (err)
-				return err;
+				goto out;
 		}
 		if (cut) {
 			struct frag_vec tmp = *a;
@@ -136,7 +180,10 @@ static enum ajar_err partition(const struct ajar_vocab *v, const char *text, siz
 			*b = tmp;
 		}
 	}
-	return AJAR_OK;
+	err = AJAR_OK;
+out:
+	free(ps);
+	return err;
 }
 
 static enum ajar_err tokenize_spm(const struct ajar_vocab *v, const char *text, const struct frag_vec *frags,
@@ -192,6 +239,29 @@ out:
 	return err;
 }
 
+/* llama.cpp's BPE case: BOS and EOS as the add_*_token flags say, no space
+ * prefix; words never span a special token. */
+static enum ajar_err tokenize_bpe(const struct ajar_vocab *v, const char *text, const struct frag_vec *frags,
+				  bool add_special, struct id_vec *out)
+{
+	enum ajar_err err = AJAR_OK;
+	struct bpe_work work = { 0 };
+	if (add_special && v->add_bos && (err = id_vec_push(out, v->bos)))
+		goto out;
+	for (size_t i = 0; i < frags->n && !err; i++) {
+		const struct fragment *fr = &frags->f[i];
+		if (fr->id >= 0)
+			err = id_vec_push(out, fr->id);
+		else
+			err = bpe_tokenize(v, &work, text + fr->off, fr->len, out);
+	}
+	if (!err && add_special && v->add_eos)
+		err = id_vec_push(out, v->eos);
+out:
+	bpe_work_free(&work);
+	return err;
+}
+
 enum ajar_err vocab_tokenize(const struct ajar_vocab *v, const char *text, size_t len, bool add_special,
 			     bool parse_special, int32_t **ids, size_t *n_ids)
 {
@@ -216,8 +286,7 @@ enum ajar_err vocab_tokenize(const struct ajar_vocab *v, const char *text, size_
 		err = tokenize_wpm(v, text, &a, add_special, &out);
 		break;
 	case VOCAB_MODEL_BPE:
-		/* vocab_load() refuses these until their algorithms exist. */
-		err = ajar_errf(AJAR_ERR_UNSUPPORTED, "tokenize: tokenizer model not implemented");
+		err = tokenize_bpe(v, text, &a, add_special, &out);
 		break;
 	}
 	if (err)

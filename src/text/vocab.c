@@ -336,6 +336,53 @@ static void detect_eog(struct ajar_vocab *v)
 			v->tokens[ends[i]].flags |= VOCAB_FLAG_EOG;
 }
 
+/*
+ * Fill-in-the-middle markers, as llama.cpp c392e50 finds them: from the
+ * tokenizer.ggml.fim_*_token_id keys (prefix/suffix/middle_token_id are the
+ * older names), else by text, the first id whose text is in the list, made
+ * CONTROL like the end markers. FIM pad, repo and file separator end
+ * generation.
+ */
+static const char *const fim_texts[6][6] = {
+	{ "<|fim_prefix|>", "<fim-prefix>", "<\xef\xbd\x9c" "fim\xe2\x96\x81" "begin\xef\xbd\x9c>", "<PRE>",
+	  "\xe2\x96\x81<PRE>", NULL },
+	{ "<|fim_suffix|>", "<fim-suffix>", "<\xef\xbd\x9c" "fim\xe2\x96\x81" "hole\xef\xbd\x9c>", "<SUF>",
+	  "\xe2\x96\x81<SUF>", NULL },
+	{ "<|fim_middle|>", "<fim-middle>", "<\xef\xbd\x9c" "fim\xe2\x96\x81" "end\xef\xbd\x9c>", "<MID>",
+	  "\xe2\x96\x81<MID>", NULL },
+	{ "<|fim_pad|>", "<fim-pad>", "<PAD>", NULL },
+	{ "<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", NULL },
+	{ "<|file_sep|>", NULL },
+};
+
+static enum ajar_err detect_fim(struct ajar_vocab *v, const struct gguf_file *f)
+{
+	static const char *const keys[6] = {
+		"tokenizer.ggml.fim_pre_token_id", "tokenizer.ggml.fim_suf_token_id", "tokenizer.ggml.fim_mid_token_id",
+		"tokenizer.ggml.fim_pad_token_id", "tokenizer.ggml.fim_rep_token_id", "tokenizer.ggml.fim_sep_token_id",
+	};
+	static const char *const old_keys[3] = {
+		"tokenizer.ggml.prefix_token_id", "tokenizer.ggml.suffix_token_id", "tokenizer.ggml.middle_token_id",
+	};
+	int32_t ids[6];
+	enum ajar_err err;
+	for (size_t k = 0; k < 6; k++) {
+		ids[k] = -1;
+		if ((err = read_id(v, f, keys[k], &ids[k])) || (k < 3 && (err = read_id(v, f, old_keys[k], &ids[k]))))
+			return err;
+	}
+	for (int32_t id = 0; id < v->n_tokens; id++)
+		for (size_t k = 0; k < 6; k++)
+			if (ids[k] < 0 && text_in(v, id, fim_texts[k])) {
+				ids[k] = id;
+				mark_control(v, id);
+			}
+	for (size_t k = 3; k < 6; k++)
+		if (ids[k] >= 0)
+			v->tokens[ids[k]].flags |= VOCAB_FLAG_EOG;
+	return AJAR_OK;
+}
+
 static bool is_special_type(uint8_t type)
 {
 	return type == AJAR_TOKEN_CONTROL || type == AJAR_TOKEN_USER_DEFINED || type == AJAR_TOKEN_UNKNOWN;
@@ -454,6 +501,8 @@ enum ajar_err vocab_load(const struct gguf_file *f, struct ajar_vocab **out)
 	if ((err = load_special(v, f)))
 		goto fail;
 	detect_eog(v);
+	if ((err = detect_fim(v, f)))
+		goto fail;
 	apply_name_rules(v, f);
 	if ((err = build_special_list(v)))
 		goto fail;
@@ -463,8 +512,7 @@ enum ajar_err vocab_load(const struct gguf_file *f, struct ajar_vocab **out)
 		err = spm_init(v);
 		break;
 	case VOCAB_MODEL_BPE:
-		err = ajar_errf(AJAR_ERR_UNSUPPORTED,
-				"vocab: tokenizer model 'gpt2' (byte-level BPE) is not implemented yet");
+		err = bpe_init(v, f);
 		break;
 	case VOCAB_MODEL_WPM:
 		err = wpm_init(v);
@@ -483,6 +531,8 @@ void vocab_free(struct ajar_vocab *v)
 {
 	if (!v)
 		return;
+	if (v->model == VOCAB_MODEL_BPE)
+		bpe_free(v);
 	free(v->tokens);
 	free(v->text);
 	free(v->map.slots);

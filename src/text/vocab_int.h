@@ -6,6 +6,8 @@
  *               special ids and flags, accessors
  *   spm.c       SentencePiece BPE ("llama"): set-up and the merge loop
  *   wpm.c       WordPiece ("bert"): normalization, word split, longest match
+ *   bpe.c       byte-level BPE ("gpt2"): merges, byte map, the merge loop
+ *   pretok.c    its regex pre-tokenizers (bpe_int.h holds what both share)
  *   tokenize.c  vocab_tokenize(): special-token partition, then dispatch
  *               to the model's algorithm per text fragment
  *   detok.c     vocab_token_to_piece() and the streaming detokenizer
@@ -34,7 +36,7 @@ struct gguf_file;
 /* Which algorithm tokenizes, from tokenizer.ggml.model. */
 enum vocab_model {
 	VOCAB_MODEL_SPM, /* "llama": SentencePiece BPE over scores */
-	VOCAB_MODEL_BPE, /* "gpt2": byte-level BPE with ranked merges (not yet) */
+	VOCAB_MODEL_BPE, /* "gpt2": byte-level BPE with ranked merges */
 	VOCAB_MODEL_WPM, /* "bert": WordPiece */
 };
 
@@ -104,6 +106,7 @@ struct ajar_vocab {
 
 	union {
 		struct vocab_spm spm;
+		struct vocab_bpe *bpe; /* owned (bpe_free); bpe_int.h */
 	} u;
 };
 
@@ -158,6 +161,28 @@ void wpm_work_free(struct wpm_work *w);
 
 /* Tokenizes one raw-text fragment and appends its ids (no CLS/SEP). */
 enum ajar_err wpm_tokenize(const struct ajar_vocab *v, struct wpm_work *w, const char *text, size_t len,
+			   struct id_vec *out) AJAR_MUST_CHECK;
+
+/* Byte-level BPE (bpe.c) set-up after the generic load: pre-tokenizer,
+ * merges, byte map, pieces; reads what it needs from f. bpe_free() releases
+ * it (vocab_free calls it for BPE vocabularies, also after a failed init). */
+enum ajar_err bpe_init(struct ajar_vocab *v, const struct gguf_file *f) AJAR_MUST_CHECK;
+void bpe_free(struct ajar_vocab *v);
+
+/* What NORMAL token id prints: its text mapped back to bytes. Borrowed. */
+const char *bpe_piece(const struct ajar_vocab *v, int32_t id, size_t *len);
+/* The longest such piece, bytes. */
+size_t bpe_max_piece_len(const struct ajar_vocab *v);
+
+/* Scratch memory of one BPE tokenize call, reused across fragments. */
+struct bpe_work {
+	struct bpe_scratch *s; /* NULL until first used */
+};
+
+void bpe_work_free(struct bpe_work *w);
+
+/* Tokenizes one raw-text fragment and appends its ids (no BOS/EOS). */
+enum ajar_err bpe_tokenize(const struct ajar_vocab *v, struct bpe_work *w, const char *text, size_t len,
 			   struct id_vec *out) AJAR_MUST_CHECK;
 
 #endif
