@@ -32,7 +32,6 @@ static const struct kernel_table scalar_table = {
 	.act_quantize = {
 		[AJAR_TYPE_Q8_0] = act_quantize_q8_0_ref,
 		[AJAR_TYPE_Q8_1] = act_quantize_q8_1_ref,
-		[AJAR_TYPE_Q8_K] = kquants_quantize_row_q8_K,
 	},
 	.vec_dot = {
 		[AJAR_TYPE_F32] = vec_dot_f32_ref,
@@ -43,12 +42,6 @@ static const struct kernel_table scalar_table = {
 		[AJAR_TYPE_Q5_0] = vec_dot_q5_0_ref,
 		[AJAR_TYPE_Q5_1] = vec_dot_q5_1_ref,
 		[AJAR_TYPE_Q8_0] = vec_dot_q8_0_ref,
-		[AJAR_TYPE_Q2_K] = kquants_vec_dot_q2_K_q8_K,
-		[AJAR_TYPE_Q3_K] = kquants_vec_dot_q3_K_q8_K,
-		[AJAR_TYPE_Q4_K] = kquants_vec_dot_q4_K_q8_K,
-		[AJAR_TYPE_Q5_K] = kquants_vec_dot_q5_K_q8_K,
-		[AJAR_TYPE_Q6_K] = kquants_vec_dot_q6_K_q8_K,
-		[AJAR_TYPE_IQ4_NL] = kquants_vec_dot_iq4_nl_q8_0,
 	},
 };
 
@@ -149,6 +142,8 @@ static void init_once(void)
 	resolved[AJAR_CPU_AVX512] = avx512_table;
 	if (vnni)
 		overlay(&resolved[AJAR_CPU_AVX512], &avx512_vnni_table);
+	for (int l = 0; l < N_LEVELS; l++) /* the K-quants and IQ4_NL (kquants_int.h) */
+		overlay(&resolved[l], &kquants_tables[l]);
 	for (int l = 1; l < N_LEVELS; l++)
 		inherit(&resolved[l], &resolved[l - 1]);
 

@@ -76,6 +76,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "tensor/kernels_int.h"
 #include "tensor/quants_int.h"
 
 #define QK_K 256   /* values per K-quant super-block */
@@ -240,5 +241,110 @@ float kquants_vec_dot_iq4_nl_q8_0(const void *w, const void *act, int64_t n);
 /* Q8_K activation row: n floats (a multiple of 256) -> n / 256 blocks at
  * out, as llama.cpp's quantize_row_q8_K_ref. */
 void kquants_quantize_row_q8_K(const float *x, void *out, int64_t n);
+
+/*
+ * SIMD kernels (kquants_avx2.c: AVX2 + FMA + F16C; kquants_avx512.c:
+ * AVX-512 F/BW/VL/DQ), registered in kernels.c. The gemm functions have
+ * ajar_gemm()'s arguments less the weight type; the activation quantizers
+ * write the same bytes as kquants_quantize_row_q8_K.
+ */
+#define KQUANTS_GEMM_ARGS                                                                                      \
+	const void *w, size_t w_stride, int64_t n_in, int64_t r0, int64_t r1, const void *act, size_t act_stride, \
+		int64_t n_tok, float *y, size_t y_stride
+
+void kquants_act_q8_K_avx2(const float *x, void *out, int64_t n);
+void kquants_gemm_q2_K_avx2(KQUANTS_GEMM_ARGS);
+void kquants_gemm_q3_K_avx2(KQUANTS_GEMM_ARGS);
+void kquants_gemm_q4_K_avx2(KQUANTS_GEMM_ARGS);
+void kquants_gemm_q5_K_avx2(KQUANTS_GEMM_ARGS);
+void kquants_gemm_q6_K_avx2(KQUANTS_GEMM_ARGS);
+void kquants_gemm_iq4_nl_avx2(KQUANTS_GEMM_ARGS);
+
+void kquants_act_q8_K_avx512(const float *x, void *out, int64_t n);
+void kquants_gemm_q4_K_avx512(KQUANTS_GEMM_ARGS);
+void kquants_gemm_q5_K_avx512(KQUANTS_GEMM_ARGS);
+void kquants_gemm_q6_K_avx512(KQUANTS_GEMM_ARGS);
+
+/*
+ * What each CPU level (enum ajar_cpu_level) provides for the K-quants and
+ * IQ4_NL, in kernels.c's table format (kquants_scalar.c). kernels.c
+ * overlays these on its own tables before filling each level's gaps from
+ * the level below, so a type without SIMD kernels at some level runs the
+ * best one beneath it.
+ */
+extern const struct kernel_table kquants_tables[3];
+
+#ifdef __AVX2__
+#include <immintrin.h>
+
+/*
+ * The 8 scales and 8 mins of a Q4_K/Q5_K super-block (kquants_scale_min_k4)
+ * as bytes sc0..sc7, mn0..mn7, for the SIMD files. b points at the 12
+ * scale bytes, and 4 more bytes must be readable after them (in a block
+ * they are quants). Bytes 0-3 and 8-11 are b[0..3] & 63 and b[4..7] & 63;
+ * 4-7 and 12-15 take their low 4 bits from the nibbles of b[8..11] and
+ * their top 2 from bits 6-7 of b[0..3] and b[4..7].
+ */
+static inline __m128i kquants_scales_k4_simd(const uint8_t *b)
+{
+	const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)b);
+	const __m128i a = _mm_shuffle_epi8(v, _mm_setr_epi8(0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11));
+	const __m128i top = _mm_shuffle_epi8(v, _mm_setr_epi8(-1, -1, -1, -1, 0, 1, 2, 3, -1, -1, -1, -1, 4, 5, 6, 7));
+	const __m128i lo = _mm_or_si128(
+		_mm_and_si128(a, _mm_setr_epi8(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 0, 0, 0, 0)),
+		_mm_and_si128(_mm_srli_epi16(a, 4), _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 15, 15)));
+	return _mm_or_si128(lo, _mm_and_si128(_mm_srli_epi16(top, 2), _mm_set1_epi8(0x30)));
+}
+#endif
+
+/*
+ * The tiling shared by the SIMD gemm kernels. A tile kernel computes R
+ * weight rows (w_stride apart) against T activation rows (act_stride apart)
+ * over nb blocks, writing y[t * y_stride + r]. A kernel set has tiles of
+ * r_max rows and of one row, each for T = 1 .. t_max tokens:
+ * wide[T-1] and narrow[T-1].
+ *
+ * Rows are walked in chunks of `chunk` (a chunk of weights stays in L2
+ * while every token tile passes over it, so prompt processing reads the
+ * weights from memory once); inside a chunk, token tiles of t_max and row
+ * tiles of r_max, with smaller tiles for the remainders.
+ */
+typedef void (*kquants_tile_fn)(const uint8_t *w, size_t w_stride, const uint8_t *act, size_t act_stride,
+				int64_t nb, float *y, size_t y_stride);
+
+struct kquants_tiles {
+	int r_max, t_max;
+	const kquants_tile_fn *wide;   /* r_max rows x T tokens, T = 1 .. t_max */
+	const kquants_tile_fn *narrow; /* 1 row x T tokens */
+};
+
+/* Fewer tokens than this run one row at a time: a multi-row tile reads
+ * several weight streams side by side, which from memory ran slower than
+ * one stream (decoding: 4.4 vs 7.4 ms for a 75 MB Q4_K matrix) and pays
+ * only once several tokens share each unpacked row. */
+#ifndef KQUANTS_WIDE_MIN_T
+#define KQUANTS_WIDE_MIN_T 3
+#endif
+
+static inline void kquants_gemm_tiled(const struct kquants_tiles *k, int64_t chunk, int64_t block_size,
+				      KQUANTS_GEMM_ARGS)
+{
+	const uint8_t *pw = w, *pa = act; /* bytes */
+	const int64_t nb = n_in / block_size;
+	for (int64_t rc = r0; rc < r1; rc += chunk) {
+		const int64_t rc_end = rc + chunk < r1 ? rc + chunk : r1;
+		for (int64_t t = 0; t < n_tok; t += k->t_max) {
+			const int tn = (int)(n_tok - t < k->t_max ? n_tok - t : k->t_max);
+			const uint8_t *pat = pa + (size_t)t * act_stride;
+			float *yt = y + (size_t)t * y_stride;
+			int64_t r = rc;
+			for (; tn >= KQUANTS_WIDE_MIN_T && r + k->r_max <= rc_end; r += k->r_max)
+				k->wide[tn - 1](pw + (size_t)r * w_stride, w_stride, pat, act_stride, nb, yt + r, y_stride);
+			for (; r < rc_end; r++)
+				k->narrow[tn - 1](pw + (size_t)r * w_stride, w_stride, pat, act_stride, nb, yt + r,
+						  y_stride);
+		}
+	}
+}
 
 #endif

@@ -234,3 +234,35 @@ float kquants_vec_dot_iq4_nl_q8_0(const void *w, const void *act, int64_t n)
 	}
 	return sumf;
 }
+
+/* ---- registration (see kquants_int.h) ------------------------------------ */
+
+const struct kernel_table kquants_tables[3] = {
+	[AJAR_CPU_SCALAR] = {
+		.act_quantize = { [AJAR_TYPE_Q8_K] = kquants_quantize_row_q8_K },
+		.vec_dot = {
+			[AJAR_TYPE_Q2_K] = kquants_vec_dot_q2_K_q8_K,
+			[AJAR_TYPE_Q3_K] = kquants_vec_dot_q3_K_q8_K,
+			[AJAR_TYPE_Q4_K] = kquants_vec_dot_q4_K_q8_K,
+			[AJAR_TYPE_Q5_K] = kquants_vec_dot_q5_K_q8_K,
+			[AJAR_TYPE_Q6_K] = kquants_vec_dot_q6_K_q8_K,
+			[AJAR_TYPE_IQ4_NL] = kquants_vec_dot_iq4_nl_q8_0,
+		},
+	},
+	[AJAR_CPU_AVX2] = {
+		.act_quantize = { [AJAR_TYPE_Q8_K] = kquants_act_q8_K_avx2 },
+		.gemm = {
+			[AJAR_TYPE_Q4_K] = kquants_gemm_q4_K_avx2,
+			[AJAR_TYPE_Q5_K] = kquants_gemm_q5_K_avx2,
+			[AJAR_TYPE_Q6_K] = kquants_gemm_q6_K_avx2,
+		},
+	},
+	[AJAR_CPU_AVX512] = {
+		.act_quantize = { [AJAR_TYPE_Q8_K] = kquants_act_q8_K_avx512 },
+		.gemm = {
+			[AJAR_TYPE_Q4_K] = kquants_gemm_q4_K_avx512,
+			[AJAR_TYPE_Q5_K] = kquants_gemm_q5_K_avx512,
+			[AJAR_TYPE_Q6_K] = kquants_gemm_q6_K_avx512,
+		},
+	},
+};

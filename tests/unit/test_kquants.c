@@ -796,6 +796,146 @@ static void test_vec_dot_f32_rows(void)
 	}
 }
 
+/* ---- each SIMD kernel directly ------------------------------------------- */
+
+typedef void (*gemm_kernel)(KQUANTS_GEMM_ARGS);
+
+static const struct simd_kernel {
+	const char *name;
+	enum ajar_cpu_level level;
+	enum ajar_type type;
+	gemm_kernel gemm;
+} simd_kernels[] = {
+	{ "q4_K_avx2", AJAR_CPU_AVX2, AJAR_TYPE_Q4_K, kquants_gemm_q4_K_avx2 },
+	{ "q5_K_avx2", AJAR_CPU_AVX2, AJAR_TYPE_Q5_K, kquants_gemm_q5_K_avx2 },
+	{ "q6_K_avx2", AJAR_CPU_AVX2, AJAR_TYPE_Q6_K, kquants_gemm_q6_K_avx2 },
+	{ "q4_K_avx512", AJAR_CPU_AVX512, AJAR_TYPE_Q4_K, kquants_gemm_q4_K_avx512 },
+	{ "q5_K_avx512", AJAR_CPU_AVX512, AJAR_TYPE_Q5_K, kquants_gemm_q5_K_avx512 },
+	{ "q6_K_avx512", AJAR_CPU_AVX512, AJAR_TYPE_Q6_K, kquants_gemm_q6_K_avx512 },
+};
+
+static const struct {
+	const char *name;
+	enum ajar_cpu_level level;
+	void (*quantize)(const float *x, void *out, int64_t n);
+} simd_act[] = {
+	{ "q8_K_avx2", AJAR_CPU_AVX2, kquants_act_q8_K_avx2 },
+	{ "q8_K_avx512", AJAR_CPU_AVX512, kquants_act_q8_K_avx512 },
+};
+
+static float scalar_dot(enum ajar_type type, const void *w, const void *act, int64_t n)
+{
+	for (size_t k = 0; k < NELEM(dots); k++)
+		if (dots[k].type == type)
+			return dots[k].dot(w, act, n);
+	assert(0);
+	return 0.0f;
+}
+
+/*
+ * Activation quantizers: the same bytes as the scalar reference on ordinary
+ * data, on ties (x * iscale exactly halfway, which must round to even as
+ * nearest_int does), on blocks with +max and -max (the first one sets the
+ * sign), on zero blocks, and on blocks with inf, NaN or a tiny maximum
+ * (which take the scalar path).
+ */
+static void test_simd_act_q8_K(void)
+{
+	enum { N = 256 * 12 };
+	static float x[N];
+	static uint8_t want[N / 256 * 292], got[N / 256 * 292 + 1];
+	for (size_t k = 0; k < NELEM(simd_act); k++) {
+		if (ajar_cpu_level_max() < simd_act[k].level) {
+			printf("note: %s not tested (CPU lacks %s)\n", simd_act[k].name,
+			       ajar_cpu_level_name(simd_act[k].level));
+			continue;
+		}
+		for (int rep = 0; rep < 20; rep++) {
+			for (int i = 0; i < N; i++)
+				x[i] = rng_normal() * (float)(1 + rep);
+			/* block 1: ties. max 127 -> iscale -1, x + 0.5 halfway */
+			for (int i = 256; i < 512; i++)
+				x[i] = (float)((i % 64) - 32) + 0.5f;
+			x[300] = 127.0f;
+			/* block 2: +max and -max; block 3: -max first */
+			x[512 + 10] = 50.0f, x[512 + 20] = -50.0f;
+			x[768 + 10] = -50.0f, x[768 + 20] = 50.0f;
+			memset(x + 1024, 0, 256 * sizeof(float));        /* block 4: zeros */
+			x[1280 + 7] = INFINITY;                           /* block 5: inf */
+			x[1536 + 9] = NAN;                                /* block 6: NaN */
+			for (int i = 1792; i < 2048; i++)                 /* block 7: tiny */
+				x[i] = (float)(i % 5) * 1e-39f;
+			for (int i = 2048; i < 2304; i++)                 /* block 8: huge */
+				x[i] = rng_normal() * 1e37f;
+			kquants_quantize_row_q8_K(x, want, N);
+			got[sizeof(want)] = 0x5a;
+			simd_act[k].quantize(x, got, N);
+			CHECK_MSG(memcmp(want, got, sizeof(want)) == 0, "%s rep %d", simd_act[k].name, rep);
+			CHECK(got[sizeof(want)] == 0x5a);
+		}
+	}
+}
+
+/*
+ * Gemm kernels against the scalar dot product, for every tile shape and
+ * remainder: rows [r0, r1) of up to 11 rows, up to 9 tokens, odd strides,
+ * outputs outside [r0, r1) untouched. Tolerance 1e-6 of sum |terms| as in
+ * test_vec_dot_reference.
+ */
+static void test_simd_gemm(void)
+{
+	enum { N = 768, ROWS = 11, TOK = 9 };
+	static float w[ROWS * N], x[TOK * N], wq[N], ws[N], aq[N], y[TOK * ROWS];
+	static uint8_t wrows[ROWS * (N + 8)], acts[TOK * (N * 2 + 8)];
+	for (size_t k = 0; k < NELEM(simd_kernels); k++) {
+		const struct simd_kernel *kn = &simd_kernels[k];
+		if (ajar_cpu_level_max() < kn->level) {
+			printf("note: %s not tested (CPU lacks %s)\n", kn->name, ajar_cpu_level_name(kn->level));
+			continue;
+		}
+		const enum ajar_type at = ajar_act_type(kn->type);
+		const size_t wrow = ajar_row_size(kn->type, N) + 3, arow = ajar_row_size(at, N) + 1;
+		for (int i = 0; i < ROWS * N; i++)
+			w[i] = rng_normal() * (i / N == 3 ? 30.0f : 1.0f) + (i / N == 4 ? -2.0f : 0.0f);
+		for (int i = 0; i < TOK * N; i++)
+			x[i] = rng_normal() * (i / N == 1 ? 100.0f : 1.0f);
+		for (int r = 0; r < ROWS; r++)
+			ajar_quantize_row(kn->type, w + r * N, wrows + r * wrow, N);
+		for (int t = 0; t < TOK; t++)
+			ajar_quantize_row(at, x + t * N, acts + t * arow, N);
+		for (int r0 = 0; r0 < 3; r0++) {
+			for (int r1 = r0 + 1; r1 <= ROWS; r1 += 1 + r0) {
+				for (int nt = 1; nt <= TOK; nt += 1 + (r1 % 3)) {
+					for (int i = 0; i < TOK * ROWS; i++)
+						y[i] = NAN;
+					kn->gemm(wrows, wrow, N, r0, r1, acts, arow, nt, y, ROWS);
+					for (int t = 0; t < TOK; t++) {
+						ajar_dequantize_row(at, acts + t * arow, aq, N);
+						for (int r = 0; r < ROWS; r++) {
+							const float got = y[t * ROWS + r];
+							if (t >= nt || r < r0 || r >= r1) {
+								CHECK_MSG(isnan(got), "%s wrote row %d token %d", kn->name, r, t);
+								continue;
+							}
+							const uint8_t *row = wrows + r * wrow;
+							const float want = scalar_dot(kn->type, row, acts + t * arow, N);
+							double mag = 0.0;
+							ajar_dequantize_row(kn->type, row, wq, N);
+							dequantize_scale_part(kn->type, row, ws, N);
+							for (int i = 0; i < N; i++)
+								mag += fabs((double)ws[i] * aq[i]) +
+								       fabs(((double)ws[i] - wq[i]) * aq[i]);
+							CHECK_MSG(fabs((double)got - want) <= 1e-6 * mag,
+								  "%s [%d,%d) x %d: row %d token %d: %.9g vs scalar %.9g (mag %g)",
+								  kn->name, r0, r1, nt, r, t, (double)got, (double)want, mag);
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 /* ---- kernel dispatch: every level against the scalar reference ------------ */
 
 /*
@@ -888,6 +1028,8 @@ int main(void)
 	RUN(test_vec_dot_hand);
 	RUN(test_unaligned_rows);
 	RUN(test_vec_dot_f32_rows);
+	RUN(test_simd_act_q8_K);
+	RUN(test_simd_gemm);
 	RUN(test_levels);
 	return check_summary();
 }
