@@ -32,6 +32,7 @@ static const struct kernel_table scalar_table = {
 	.act_quantize = {
 		[AJAR_TYPE_Q8_0] = act_quantize_q8_0_ref,
 		[AJAR_TYPE_Q8_1] = act_quantize_q8_1_ref,
+		[AJAR_TYPE_Q8_K] = kquants_quantize_row_q8_K,
 	},
 	.vec_dot = {
 		[AJAR_TYPE_F32] = vec_dot_f32_ref,
@@ -42,17 +43,56 @@ static const struct kernel_table scalar_table = {
 		[AJAR_TYPE_Q5_0] = vec_dot_q5_0_ref,
 		[AJAR_TYPE_Q5_1] = vec_dot_q5_1_ref,
 		[AJAR_TYPE_Q8_0] = vec_dot_q8_0_ref,
+		[AJAR_TYPE_Q2_K] = kquants_vec_dot_q2_K_q8_K,
+		[AJAR_TYPE_Q3_K] = kquants_vec_dot_q3_K_q8_K,
+		[AJAR_TYPE_Q4_K] = kquants_vec_dot_q4_K_q8_K,
+		[AJAR_TYPE_Q5_K] = kquants_vec_dot_q5_K_q8_K,
+		[AJAR_TYPE_Q6_K] = kquants_vec_dot_q6_K_q8_K,
+		[AJAR_TYPE_IQ4_NL] = kquants_vec_dot_iq4_nl_q8_0,
 	},
 };
 
-static const struct kernel_table avx2_table = { 0 }; /* SIMD kernels: next commit */
+static const struct kernel_table avx2_table = {
+	.act_quantize = {
+		[AJAR_TYPE_Q8_0] = act_quantize_q8_0_avx2,
+		[AJAR_TYPE_Q8_1] = act_quantize_q8_1_avx2,
+	},
+	.gemm = {
+		[AJAR_TYPE_F32] = gemm_f32_avx2,
+		[AJAR_TYPE_F16] = gemm_f16_avx2,
+		[AJAR_TYPE_BF16] = gemm_bf16_avx2,
+		[AJAR_TYPE_Q4_0] = gemm_q4_0_avx2,
+		[AJAR_TYPE_Q4_1] = gemm_q4_1_avx2,
+		[AJAR_TYPE_Q5_0] = gemm_q5_0_avx2,
+		[AJAR_TYPE_Q5_1] = gemm_q5_1_avx2,
+		[AJAR_TYPE_Q8_0] = gemm_q8_0_avx2,
+	},
+};
 
 /* Needs AVX-512 F/BW/VL/DQ. */
-static const struct kernel_table avx512_table = { 0 }; /* SIMD kernels: next commit */
+static const struct kernel_table avx512_table = {
+	.act_quantize = {
+		[AJAR_TYPE_Q8_0] = act_quantize_q8_0_avx512,
+		[AJAR_TYPE_Q8_1] = act_quantize_q8_1_avx512,
+	},
+	.gemm = {
+		[AJAR_TYPE_F32] = gemm_f32_avx512,
+		[AJAR_TYPE_F16] = gemm_f16_avx512,
+		[AJAR_TYPE_BF16] = gemm_bf16_avx512,
+	},
+};
 
 /* Needs VNNI besides (vpdpbusd); on AVX-512 CPUs without it (Skylake-X) the
  * quantized types run the AVX2 kernels. */
-static const struct kernel_table avx512_vnni_table = { 0 }; /* SIMD kernels: next commit */
+static const struct kernel_table avx512_vnni_table = {
+	.gemm = {
+		[AJAR_TYPE_Q4_0] = gemm_q4_0_avx512,
+		[AJAR_TYPE_Q4_1] = gemm_q4_1_avx512,
+		[AJAR_TYPE_Q5_0] = gemm_q5_0_avx512,
+		[AJAR_TYPE_Q5_1] = gemm_q5_1_avx512,
+		[AJAR_TYPE_Q8_0] = gemm_q8_0_avx512,
+	},
+};
 
 /* Written once by init_once(), read-only afterwards. */
 static struct kernel_table resolved[N_LEVELS];
@@ -142,8 +182,6 @@ static void init_once(void)
 	resolved[AJAR_CPU_AVX512] = avx512_table;
 	if (vnni)
 		overlay(&resolved[AJAR_CPU_AVX512], &avx512_vnni_table);
-	for (int l = 0; l < N_LEVELS; l++) /* the K-quants and IQ4_NL (kquants_int.h) */
-		overlay(&resolved[l], &kquants_tables[l]);
 	for (int l = 1; l < N_LEVELS; l++)
 		inherit(&resolved[l], &resolved[l - 1]);
 

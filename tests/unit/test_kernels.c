@@ -164,12 +164,13 @@ static double exact_dot(enum ajar_type t, const uint8_t *w, const uint8_t *act, 
 {
 	double sum = 0, a = 0;
 	if (is_plain(t)) {
-		float wf[64];
+		float wf[32];
 		for (int64_t i = 0; i < n; i += 32) {
+			const int len = n - i < 32 ? (int)(n - i) : 32;
 			float x[32];
-			ajar_dequantize_row(t, w + (size_t)i * ajar_row_size(t, 1), wf, 32);
-			memcpy(x, act + 4 * (size_t)i, sizeof(x));
-			for (int k = 0; k < 32; k++) {
+			ajar_dequantize_row(t, w + (size_t)i * ajar_row_size(t, 1), wf, len);
+			memcpy(x, act + 4 * (size_t)i, (size_t)len * sizeof(float));
+			for (int k = 0; k < len; k++) {
 				sum += (double)wf[k] * x[k];
 				a += fabs((double)wf[k] * x[k]);
 			}
@@ -626,6 +627,12 @@ static void test_gemm_tiles(void)
 		check_gemm(weight_types[it], 800, 40, 130, 5, 38);
 		check_gemm(weight_types[it], 96, 16, 64, 0, 16);
 	}
+	/* plain types take any length, not only whole 16- or 32-value vectors */
+	const int64_t odd_ns[] = { 1, 7, 40, 1000 };
+	for (size_t it = 0; it < 3; it++)
+		for (size_t in = 0; in < NELEM(odd_ns); in++)
+			for (size_t ik = 0; ik < NELEM(test_ntoks); ik += 2)
+				check_gemm(weight_types[it], odd_ns[in], 11, test_ntoks[ik], 1, 10);
 }
 
 int main(void)
