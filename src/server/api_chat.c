@@ -116,7 +116,7 @@ static int parse_chat_logprobs(json_t *body, struct gen_opts *o, struct api_erro
 	if (jfield_bool(body, "logprobs", &want, e) ||
 	    jfield_int(body, "top_logprobs", 0, SCHED_MAX_TOP_LOGPROBS, &top, e))
 		return -1;
-	if (top >= 0 && !want)
+	if (top > 0 && !want)
 		return api_fail(e, "top_logprobs", "top_logprobs requires logprobs to be true");
 	o->n_logprobs = want ? (top > 0 ? (int)top : 0) : -1;
 	return 0;

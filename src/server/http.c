@@ -29,6 +29,9 @@
  * streamed response's block. */
 #define HTTP_CONNECTION_MEMORY ((size_t)128 << 10)
 
+/* Most of a declared Content-Length reserved before any body arrives. */
+#define BODY_FIRST_BLOCK ((size_t)64 << 10)
+
 /* Per-request state: MHD's *con_cls. */
 struct http_request {
 	struct http_ctx ctx;
@@ -197,12 +200,14 @@ static enum MHD_Result request_begin(struct server *srv, struct MHD_Connection *
 			rq->too_large = true;
 			return reply_too_large(rq);
 		}
-		/* Reserve the declared size at once (it is within the cap). */
-		if (n > 0) {
-			rq->body = malloc((size_t)n + 1);
+		/* Reserve the declared size, up to a first block: memory follows
+		 * the bytes that actually arrive, not what a client promises. */
+		size_t first = n < BODY_FIRST_BLOCK ? (size_t)n : BODY_FIRST_BLOCK;
+		if (first > 0) {
+			rq->body = malloc(first + 1);
 			if (!rq->body)
 				return MHD_NO;
-			rq->cap = (size_t)n + 1;
+			rq->cap = first + 1;
 			rq->body[0] = '\0';
 		}
 	}

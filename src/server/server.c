@@ -42,6 +42,10 @@ void srv_log(struct server *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	/* Paths come from clients: no control characters into the log. */
+	for (char *c = line; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
 	s->p.log(s->p.log_user, line);
 }
 
@@ -129,6 +133,9 @@ enum ajar_err server_start(const struct ajar_model *model, const struct server_p
 {
 	enum ajar_err err;
 	struct server *s;
+	/* Warnings wait until the server is up: a failed start prints only
+	 * its one error line. */
+	char warn_template[256] = "", warn_json[256] = "";
 
 	*out = NULL;
 	if (sodium_init() < 0)
@@ -150,10 +157,10 @@ enum ajar_err server_start(const struct ajar_model *model, const struct server_p
 	if (err == AJAR_ERR_INVALID)
 		goto fail;
 	if (err)
-		srv_log(s, "warning: %s", ajar_err_msg());
+		snprintf(warn_template, sizeof(warn_template), "%s", ajar_err_msg());
 
 	if (json_constraint_new(s->vocab, &s->jc_proto))
-		srv_log(s, "warning: response_format json_object disabled: %s", ajar_err_msg());
+		snprintf(warn_json, sizeof(warn_json), "%s", ajar_err_msg());
 	if ((err = metrics_new(&s->metrics)))
 		goto fail;
 	struct sched_params sp = {
@@ -170,6 +177,10 @@ enum ajar_err server_start(const struct ajar_model *model, const struct server_p
 	}
 	if ((err = http_listen(s)))
 		goto fail;
+	if (warn_template[0])
+		srv_log(s, "warning: %s", warn_template);
+	if (warn_json[0])
+		srv_log(s, "warning: response_format json_object disabled: %s", warn_json);
 	*out = s;
 	return AJAR_OK;
 fail:
