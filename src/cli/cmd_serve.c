@@ -133,16 +133,17 @@ int cmd_serve(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	p.model_path = model_path;
 
+	if (ajar_model_load(model_path, &model)) {
+		args_fail(&a);
+		return 1;
+	}
+	/* Loading may be interrupted as any command; from here the signals
+	 * wait for sigwait(), blocked before the server's threads exist. */
 	sigemptyset(&stop_signals);
 	sigaddset(&stop_signals, SIGINT);
 	sigaddset(&stop_signals, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 	signal(SIGPIPE, SIG_IGN); /* a client that vanishes must not kill the server */
-
-	if (ajar_model_load(model_path, &model)) {
-		args_fail(&a);
-		return 1;
-	}
 	if (server_start(model, &p, &srv)) {
 		args_fail(&a);
 		ajar_model_free(model);
