@@ -1,7 +1,7 @@
 /*
  * kquants_avx2.c - AVX2 + FMA + F16C kernels for the K-quants: the Q8_K
- * activation quantizer and tiled matrix products of Q4_K, Q5_K and Q6_K
- * weights with Q8_K activations. The scalar reference is kquants_scalar.c;
+ * activation quantizer and tiled matrix products of Q2_K .. Q6_K weights
+ * with Q8_K activations, and of IQ4_NL weights with Q8_0 activations. The scalar reference is kquants_scalar.c;
  * test_kquants checks these against it.
  *
  * Dot products: a weight row's super-block is unpacked to bytes (levels
@@ -292,6 +292,146 @@ static ALWAYS_INLINE void tile_q6_K(const uint8_t *w, size_t ws, const uint8_t *
 	STORE_TILE(acc, R, T, y, ys);
 }
 
+/* ---- Q2_K and Q3_K -------------------------------------------------------- */
+
+/*
+ * Q2_K (q3 == false) or Q3_K (q3 == true) rows against Q8_K tokens. Values
+ * 128h + 32k + l have their 2 low bits at bits 2k of qs[32h + l], so one
+ * shift and mask gives the 32 values matching activations 128h + 32k ..;
+ * Q3_K's third bit is bit (4h + k) of hmask[l]. The 32 values cover
+ * sub-blocks 2m and 2m+1 (m = 4h + k), whose scales go to int16 lanes 0-7
+ * and 8-15.
+ *   Q2_K: x = d * (sc & 15) * q - dmin * (sc >> 4); the mins from bsums.
+ *   Q3_K: x = d * (sc6 - 32) * (q - 4), q = 0..7; the -4 taken away as
+ *         4 * sum(scale * bsums).
+ */
+static ALWAYS_INLINE void tile_q23_K(const uint8_t *w, size_t ws, const uint8_t *a, size_t as, int64_t nb, float *y,
+				    size_t ys, const int R, const int T, const bool q3)
+{
+	const size_t wsz = q3 ? sizeof(struct block_q3_K) : sizeof(struct block_q2_K);
+	const size_t qs_off = q3 ? 32 : 16;
+	const __m256i m3 = _mm256_set1_epi8(3);
+	__m256 acc[ACC_R][ACC_T];
+	PRAGMA_UNROLL for (int r = 0; r < R; r++)
+		PRAGMA_UNROLL for (int t = 0; t < T; t++)
+			acc[r][t] = _mm256_setzero_ps();
+
+	for (int64_t ib = 0; ib < nb; ib++) {
+		const uint8_t *ab = a + (size_t)ib * sizeof(struct block_q8_K);
+		PRAGMA_UNROLL for (int r = 0; r < R; r++) {
+			const uint8_t *wb = w + (size_t)r * ws + (size_t)ib * wsz;
+			prefetch_block(wb + (size_t)R * ws, wsz);
+			__m128i sc8, mn8 = _mm_setzero_si128(); /* per sub-block: scale (signed), min */
+			if (q3) {
+				/* 16 6-bit scales: low nibbles from bytes 0-7 (low, then high nibbles),
+				 * top 2 bits from bytes 8-11 (bits 2k of byte 8+j for scale 4k+j) */
+				uint32_t hbits;
+				memcpy(&hbits, wb + 96 + 8, sizeof(hbits));
+				const __m128i b = _mm_loadl_epi64((const __m128i *)(const void *)(wb + 96));
+				const __m128i m4x = _mm_set1_epi8(0x0f);
+				const __m128i lo = _mm_unpacklo_epi64(_mm_and_si128(b, m4x), _mm_and_si128(_mm_srli_epi16(b, 4), m4x));
+				const __m128i hi = _mm_and_si128(_mm_setr_epi32((int)hbits, (int)(hbits >> 2), (int)(hbits >> 4),
+										 (int)(hbits >> 6)),
+								  _mm_set1_epi8(3));
+				sc8 = _mm_sub_epi8(_mm_or_si128(lo, _mm_slli_epi16(hi, 4)), _mm_set1_epi8(32));
+			} else {
+				const __m128i b = _mm_loadu_si128((const __m128i *)(const void *)wb);
+				sc8 = _mm_and_si128(b, _mm_set1_epi8(0x0f));
+				mn8 = _mm_and_si128(_mm_srli_epi16(b, 4), _mm_set1_epi8(0x0f));
+			}
+			const __m256i hm = q3 ? loadu256(wb) : _mm256_setzero_si256();
+			__m256i isum[ACC_T];
+			PRAGMA_UNROLL for (int t = 0; t < T; t++)
+				isum[t] = _mm256_setzero_si256();
+			PRAGMA_UNROLL for (int h = 0; h < 2; h++) {
+				const __m256i qv = loadu256(wb + qs_off + 32 * h);
+				PRAGMA_UNROLL for (int k = 0; k < 4; k++) {
+					const int m = 4 * h + k;
+					__m256i q = _mm256_and_si256(_mm256_srli_epi16(qv, 2 * k), m3);
+					if (q3)
+						q = _mm256_or_si256(q, _mm256_slli_epi16(
+									   _mm256_and_si256(_mm256_srli_epi16(hm, m), _mm256_set1_epi8(1)), 2));
+					const __m128i idx = _mm_setr_epi8((char)(2 * m), (char)(2 * m), (char)(2 * m), (char)(2 * m),
+									  (char)(2 * m), (char)(2 * m), (char)(2 * m), (char)(2 * m),
+									  (char)(2 * m + 1), (char)(2 * m + 1), (char)(2 * m + 1),
+									  (char)(2 * m + 1), (char)(2 * m + 1), (char)(2 * m + 1),
+									  (char)(2 * m + 1), (char)(2 * m + 1));
+					const __m256i sc = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc8, idx));
+					PRAGMA_UNROLL for (int t = 0; t < T; t++) {
+						const uint8_t *aq = ab + (size_t)t * as + 4 + 32 * m;
+						const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(q, loadu256(aq)), sc);
+						isum[t] = _mm256_add_epi32(isum[t], p);
+					}
+				}
+			}
+			const __m256i corr16 = _mm256_cvtepi8_epi16(q3 ? sc8 : mn8); /* Q3_K scales, Q2_K mins */
+			if (q3) {
+				const float d = load_f16(wb + 108);
+				PRAGMA_UNROLL for (int t = 0; t < T; t++) {
+					const uint8_t *at = ab + (size_t)t * as;
+					const __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(loadu256(at + 260), corr16), 2);
+					const __m256 s = _mm256_cvtepi32_ps(_mm256_sub_epi32(isum[t], off));
+					acc[r][t] = _mm256_fmadd_ps(s, _mm256_set1_ps(d * load_f32(at)), acc[r][t]);
+				}
+			} else {
+				const float d = load_f16(wb + 80), dmin = load_f16(wb + 82);
+				PRAGMA_UNROLL for (int t = 0; t < T; t++) {
+					const uint8_t *at = ab + (size_t)t * as;
+					const float da = load_f32(at);
+					const __m256i msum = _mm256_madd_epi16(loadu256(at + 260), corr16);
+					acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_set1_ps(d * da), acc[r][t]);
+					acc[r][t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_set1_ps(dmin * da), acc[r][t]);
+				}
+			}
+		}
+	}
+	STORE_TILE(acc, R, T, y, ys);
+}
+
+/* ---- IQ4_NL ---------------------------------------------------------------- */
+
+/*
+ * IQ4_NL rows against Q8_0 tokens, 32 values per block. The 4-bit indices
+ * are looked up in the level table with vpshufb (values 0-15 from the low
+ * nibbles, 16-31 from the high ones, the order of Q8_0's qs). The levels
+ * are signed, so the product takes the usual sign trick: |w| (u8) times
+ * a * sign(w) (s8) by vpmaddubsw (at most 2 * 127 * 127, no saturation).
+ * Each block adds its int32 sum times d_w * d_a.
+ */
+static ALWAYS_INLINE void tile_iq4_nl(const uint8_t *w, size_t ws, const uint8_t *a, size_t as, int64_t nb, float *y,
+				     size_t ys, const int R, const int T)
+{
+	const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)iq4nl_values));
+	const __m128i m4 = _mm_set1_epi8(0x0f);
+	const __m256i ones = _mm256_set1_epi16(1);
+	__m256 acc[ACC_R][ACC_T];
+	PRAGMA_UNROLL for (int r = 0; r < R; r++)
+		PRAGMA_UNROLL for (int t = 0; t < T; t++)
+			acc[r][t] = _mm256_setzero_ps();
+
+	for (int64_t ib = 0; ib < nb; ib++) {
+		const uint8_t *ab = a + (size_t)ib * sizeof(struct block_q8_0);
+		PRAGMA_UNROLL for (int r = 0; r < R; r++) {
+			const uint8_t *wb = w + (size_t)r * ws + (size_t)ib * sizeof(struct block_iq4_nl);
+			if (ib % 4 == 0)
+				prefetch_block(wb + (size_t)R * ws, 4 * sizeof(struct block_iq4_nl));
+			const __m128i qs = _mm_loadu_si128((const __m128i *)(const void *)(wb + 2));
+			const __m256i idx = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(qs, m4)),
+								    _mm_and_si128(_mm_srli_epi16(qs, 4), m4), 1);
+			const __m256i q = _mm256_shuffle_epi8(table, idx);
+			const __m256i qa = _mm256_sign_epi8(q, q);
+			const float d = load_f16(wb);
+			PRAGMA_UNROLL for (int t = 0; t < T; t++) {
+				const uint8_t *at = ab + (size_t)t * as;
+				const __m256i p = _mm256_maddubs_epi16(qa, _mm256_sign_epi8(loadu256(at + 2), q));
+				const __m256 s = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
+				acc[r][t] = _mm256_fmadd_ps(s, _mm256_set1_ps(d * load_f16(at)), acc[r][t]);
+			}
+		}
+	}
+	STORE_TILE(acc, R, T, y, ys);
+}
+
 /* ---- tiles and entry points ----------------------------------------------- */
 
 #define TILE(name, call, R, T)                                                                      \
@@ -323,6 +463,12 @@ static ALWAYS_INLINE void tile_q6_K(const uint8_t *w, size_t ws, const uint8_t *
 TILES(q4_K, CALL_Q4_K)
 TILES(q5_K, CALL_Q5_K)
 TILES(q6_K, CALL_Q6_K)
+#define CALL_Q2_K(R, T) tile_q23_K(w, ws, a, as, nb, y, ys, R, T, false)
+#define CALL_Q3_K(R, T) tile_q23_K(w, ws, a, as, nb, y, ys, R, T, true)
+#define CALL_IQ4_NL(R, T) tile_iq4_nl(w, ws, a, as, nb, y, ys, R, T)
+TILES(q2_K, CALL_Q2_K)
+TILES(q3_K, CALL_Q3_K)
+TILES(iq4_nl, CALL_IQ4_NL)
 
 void kquants_gemm_q4_K_avx2(KQUANTS_GEMM_ARGS)
 {
@@ -339,5 +485,23 @@ void kquants_gemm_q5_K_avx2(KQUANTS_GEMM_ARGS)
 void kquants_gemm_q6_K_avx2(KQUANTS_GEMM_ARGS)
 {
 	kquants_gemm_tiled(&q6_K_tiles, ROW_CHUNK, QK_K, w, w_stride, n_in, r0, r1, act, act_stride,
+			   n_tok, y, y_stride);
+}
+
+void kquants_gemm_q2_K_avx2(KQUANTS_GEMM_ARGS)
+{
+	kquants_gemm_tiled(&q2_K_tiles, ROW_CHUNK, QK_K, w, w_stride, n_in, r0, r1, act, act_stride,
+			   n_tok, y, y_stride);
+}
+
+void kquants_gemm_q3_K_avx2(KQUANTS_GEMM_ARGS)
+{
+	kquants_gemm_tiled(&q3_K_tiles, ROW_CHUNK, QK_K, w, w_stride, n_in, r0, r1, act, act_stride,
+			   n_tok, y, y_stride);
+}
+
+void kquants_gemm_iq4_nl_avx2(KQUANTS_GEMM_ARGS)
+{
+	kquants_gemm_tiled(&iq4_nl_tiles, ROW_CHUNK, QK_IQ4, w, w_stride, n_in, r0, r1, act, act_stride,
 			   n_tok, y, y_stride);
 }

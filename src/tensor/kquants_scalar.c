@@ -252,9 +252,12 @@ const struct kernel_table kquants_tables[3] = {
 	[AJAR_CPU_AVX2] = {
 		.act_quantize = { [AJAR_TYPE_Q8_K] = kquants_act_q8_K_avx2 },
 		.gemm = {
+			[AJAR_TYPE_Q2_K] = kquants_gemm_q2_K_avx2,
+			[AJAR_TYPE_Q3_K] = kquants_gemm_q3_K_avx2,
 			[AJAR_TYPE_Q4_K] = kquants_gemm_q4_K_avx2,
 			[AJAR_TYPE_Q5_K] = kquants_gemm_q5_K_avx2,
 			[AJAR_TYPE_Q6_K] = kquants_gemm_q6_K_avx2,
+			[AJAR_TYPE_IQ4_NL] = kquants_gemm_iq4_nl_avx2,
 		},
 	},
 	[AJAR_CPU_AVX512] = {

@@ -806,9 +806,12 @@ static const struct simd_kernel {
 	enum ajar_type type;
 	gemm_kernel gemm;
 } simd_kernels[] = {
+	{ "q2_K_avx2", AJAR_CPU_AVX2, AJAR_TYPE_Q2_K, kquants_gemm_q2_K_avx2 },
+	{ "q3_K_avx2", AJAR_CPU_AVX2, AJAR_TYPE_Q3_K, kquants_gemm_q3_K_avx2 },
 	{ "q4_K_avx2", AJAR_CPU_AVX2, AJAR_TYPE_Q4_K, kquants_gemm_q4_K_avx2 },
 	{ "q5_K_avx2", AJAR_CPU_AVX2, AJAR_TYPE_Q5_K, kquants_gemm_q5_K_avx2 },
 	{ "q6_K_avx2", AJAR_CPU_AVX2, AJAR_TYPE_Q6_K, kquants_gemm_q6_K_avx2 },
+	{ "iq4_nl_avx2", AJAR_CPU_AVX2, AJAR_TYPE_IQ4_NL, kquants_gemm_iq4_nl_avx2 },
 	{ "q4_K_avx512", AJAR_CPU_AVX512, AJAR_TYPE_Q4_K, kquants_gemm_q4_K_avx512 },
 	{ "q5_K_avx512", AJAR_CPU_AVX512, AJAR_TYPE_Q5_K, kquants_gemm_q5_K_avx512 },
 	{ "q6_K_avx512", AJAR_CPU_AVX512, AJAR_TYPE_Q6_K, kquants_gemm_q6_K_avx512 },
