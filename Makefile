@@ -7,7 +7,7 @@ MODEL   ?= $(FIXTURES)/models/stories260K.gguf
 
 CMAKE_COMMON = -DAJAR_FIXTURES=$(FIXTURES)
 
-.PHONY: all deps build build-asan build-fuzz run test test-release test-asan test-fuzz clean
+.PHONY: all deps build build-asan build-fuzz run test test-release test-asan test-fuzz test-browser clean
 
 all: build
 
@@ -44,7 +44,12 @@ test-asan: build-asan
 test-fuzz: build-fuzz
 	@cd build/fuzz && ctest --output-on-failure
 
-test: test-release test-asan test-fuzz
+# The chat page in headless Chromium (Debian's) driven by playwright-core
+# (npm); tests/browser/run.sh installs what is missing.
+test-browser: build
+	@tests/browser/run.sh build/release/ajar
+
+test: test-release test-asan test-fuzz test-browser
 
 clean:
 	rm -rf build
