@@ -29,6 +29,15 @@ double sched_now_ms(void)
 
 /* ---- ending requests ---- */
 
+/* The engine counts tokens and steps privately and publishes them whenever
+ * it holds mu anyway: at each step's start and when a request ends. (mu) */
+static void counters_publish_locked(struct sched *s)
+{
+	s->totals.completion_tokens += s->pending_completion;
+	s->totals.steps += s->pending_steps;
+	s->pending_completion = s->pending_steps = 0;
+}
+
 static void job_done(struct sched_job *job, const struct sched_result *res, enum ajar_err err, const char *msg)
 {
 	job->req.on_done(job->req.user, res, err, err ? msg : "");
@@ -79,8 +88,7 @@ void sched_slot_finish(struct sched *s, struct sched_slot *sl, enum gen_finish f
 	sl->job = NULL;
 	s->slots_busy--;
 	s->totals.requests_done++;
-	s->totals.completion_tokens += s->pending_completion;
-	s->pending_completion = 0;
+	counters_publish_locked(s);
 	pthread_mutex_unlock(&s->mu);
 	job_done(job, &res, err, msg);
 }
@@ -143,9 +151,7 @@ static void admit_locked(struct sched *s)
  * queued and cancelled job moved to *dead. */
 static bool engine_collect_locked(struct sched *s, struct sched_job **dead)
 {
-	s->totals.completion_tokens += s->pending_completion;
-	s->totals.steps += s->pending_steps;
-	s->pending_completion = s->pending_steps = 0;
+	counters_publish_locked(s);
 	while (!s->stopping && !s->queue_head && !s->cancelled && s->n_active == 0)
 		pthread_cond_wait(&s->wake, &s->mu);
 	*dead = s->cancelled;

@@ -160,7 +160,7 @@ uint32_t sched_build_batch(struct sched *s)
  * tokens as log-probabilities, best first (the lower id first on a tie).
  * O(n * k) with k <= 20: cheaper than sorting the vocabulary.
  */
-static double logprobs_prepare(struct sched *s, const float *lg, int32_t n, int k)
+static double logprobs_prepare(struct sched *s, const float *lg, int32_t n, int k, int *n_top_out)
 {
 	float mx = -INFINITY;
 	for (int32_t i = 0; i < n; i++)
@@ -189,6 +189,7 @@ static double logprobs_prepare(struct sched *s, const float *lg, int32_t n, int 
 	}
 	for (int j = 0; j < n_top; j++)
 		vals[j] = (float)((double)vals[j] - lse);
+	*n_top_out = n_top;
 	return lse;
 }
 
@@ -261,6 +262,7 @@ static void slot_take_token(struct sched *s, struct sched_slot *sl, float *lg)
 	enum ajar_err err;
 	bool stopped = false;
 	double lse = 0;
+	int n_top = 0;
 
 	if (rq->n_predict == 0) {
 		sched_slot_finish(s, sl, GEN_FINISH_LENGTH, AJAR_OK, "");
@@ -268,7 +270,7 @@ static void slot_take_token(struct sched *s, struct sched_slot *sl, float *lg)
 	}
 	if (rq->n_logprobs >= 0) {
 		memcpy(s->raw, lg, (size_t)s->n_vocab * sizeof(*lg));
-		lse = logprobs_prepare(s, s->raw, s->n_vocab, rq->n_logprobs);
+		lse = logprobs_prepare(s, s->raw, s->n_vocab, rq->n_logprobs, &n_top);
 	}
 	for (size_t i = 0; i < rq->n_procs; i++)
 		rq->procs[i].apply(rq->procs[i].state, lg, s->n_vocab, sl->tokens, sl->n_tokens);
@@ -294,7 +296,7 @@ static void slot_take_token(struct sched *s, struct sched_slot *sl, float *lg)
 		ev.token = tok;
 		if (rq->n_logprobs >= 0) {
 			ev.logprob = (float)((double)s->raw[tok] - lse);
-			ev.n_top = rq->n_logprobs;
+			ev.n_top = n_top;
 			ev.top_tokens = s->top_tokens;
 			ev.top_logprobs = s->top_logprobs;
 		}

@@ -6,7 +6,8 @@
  * callback); the queue limit and invalid requests; stop strings, length,
  * context and end-of-generation ends; logprobs against an independent
  * log-softmax; seeded sampling batched or not; a banning logits processor;
- * sched_free with requests in flight.
+ * sched_free with requests in flight; client threads submitting and
+ * cancelling at once (run it under ThreadSanitizer too).
  *
  * Synchronisation is by condition variables only: a request can be made to
  * wait inside its on_token at a given token ("gate") until the test lets
@@ -65,6 +66,8 @@ struct collector {
 	bool gate_reached, released;
 	size_t cancel_at;            /* > 0: on_token returns 1 after this many tokens */
 	struct sched *stats_from;    /* on_done calls sched_stats on it (no deadlock) */
+	struct sched *cancel_self;   /* on_token calls sched_cancel(cancel_self, id) at cancel_at */
+	uint64_t id;
 };
 
 static int on_token(void *user, const struct sched_token_event *ev)
@@ -102,9 +105,14 @@ static int on_token(void *user, const struct sched_token_event *ev)
 		while (!c->released)
 			pthread_cond_wait(&g_cv, &g_mu);
 	}
-	if (c->cancel_at && c->n_tokens == c->cancel_at)
-		ret = 1;
+	bool at_cancel = c->cancel_at && c->n_tokens == c->cancel_at;
+	struct sched *self = c->cancel_self;
+	uint64_t id = c->id;
 	pthread_mutex_unlock(&g_mu);
+	if (at_cancel && self)
+		sched_cancel(self, id); /* from the engine thread */
+	else if (at_cancel)
+		ret = 1;
 	return ret;
 }
 
@@ -475,8 +483,96 @@ static void test_cancel(void)
 	sched_stats(s, &st);
 	CHECK_EQ_INT(st.slots_busy, 0);
 	CHECK_EQ_INT(st.requests_done, 4);
+
+	/* By sched_cancel inside on_token: ends at the next step. */
+	struct collector e;
+	struct sched_request re = make_request(cases[4].prompt, cases[4].n_prompt, 30, &e);
+	e.cancel_at = 6;
+	e.cancel_self = s;
+	pthread_mutex_lock(&g_mu); /* the callback reads e.id under g_mu */
+	CHECK_OK(sched_submit(s, &re, &e.id));
+	pthread_mutex_unlock(&g_mu);
+	wait_done(&e);
+	CHECK_EQ_INT(e.res.finish, GEN_FINISH_CANCEL);
+	CHECK_EQ_INT(e.res.n_completion, 6);
 	sched_free(s);
-	CHECK(a.n_done == 1 && b.n_done == 1 && q.n_done == 1 && d.n_done == 1);
+	CHECK(a.n_done == 1 && b.n_done == 1 && q.n_done == 1 && d.n_done == 1 && e.n_done == 1);
+}
+
+/* Client threads submitting, cancelling and waiting at once (for the
+ * thread sanitizer as much as for the results). */
+struct client {
+	struct sched *s;
+	int tid;
+	int n_limit, n_cancel, n_ok, n_bad;
+};
+
+static void *client_main(void *arg)
+{
+	struct client *cl = arg;
+	for (int j = 0; j < 6; j++) {
+		struct collector c;
+		const struct ref_case *rc = &cases[(cl->tid + j) % N_CASES];
+		struct sched_request rq = make_request(rc->prompt, rc->n_prompt, 8 + 4 * j, &c);
+		uint64_t id;
+		enum ajar_err err = sched_submit(cl->s, &rq, &id);
+		if (err == AJAR_ERR_LIMIT) {
+			cl->n_limit++;
+			continue;
+		}
+		if (err) {
+			cl->n_bad++;
+			continue;
+		}
+		if (j % 3 == 1)
+			sched_cancel(cl->s, id);
+		wait_done(&c);
+		pthread_mutex_lock(&g_mu);
+		if (c.n_done != 1 || c.err)
+			cl->n_bad++;
+		else if (c.res.finish == GEN_FINISH_CANCEL)
+			cl->n_cancel++;
+		else if (c.res.finish == GEN_FINISH_LENGTH && c.n_tokens == (size_t)(8 + 4 * j) &&
+			 memcmp(c.tokens, rc->greedy, c.n_tokens * sizeof(int32_t)) == 0)
+			cl->n_ok++;
+		else {
+			cl->n_bad++;
+			fprintf(stderr, "client %d request %d: err %d finish %d, %zu tokens, cached %u: %s\n", cl->tid, j,
+				c.err, c.res.finish, c.n_tokens, c.res.n_cached, c.text);
+		}
+		pthread_mutex_unlock(&g_mu);
+	}
+	return NULL;
+}
+
+static void test_concurrent_clients(void)
+{
+	enum { N = 5 };
+	struct client cl[N];
+	pthread_t th[N];
+	struct sched *s = new_sched(3, 16, N_CTX, 2);
+	if (!s)
+		return;
+	for (int i = 0; i < N; i++) {
+		cl[i] = (struct client){ .s = s, .tid = i };
+		CHECK(pthread_create(&th[i], NULL, client_main, &cl[i]) == 0);
+	}
+	int n_ok = 0, n_limit = 0, n_cancel = 0;
+	for (int i = 0; i < N; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_EQ_INT(cl[i].n_bad, 0);
+		n_ok += cl[i].n_ok;
+		n_limit += cl[i].n_limit;
+		n_cancel += cl[i].n_cancel;
+	}
+	CHECK_MSG(n_ok + n_limit + n_cancel == N * 6, "ok %d limit %d cancel %d", n_ok, n_limit, n_cancel);
+	CHECK(n_ok > 0);
+	struct sched_stats st;
+	sched_stats(s, &st);
+	CHECK_EQ_INT(st.requests_done, n_ok + n_cancel);
+	CHECK_EQ_INT(st.slots_busy, 0);
+	CHECK_EQ_INT(st.queue_depth, 0);
+	sched_free(s);
 }
 
 /* (5) The queue limit, and requests that can never run. */
@@ -841,22 +937,48 @@ static void test_logits_proc(void)
 	sched_free(s);
 }
 
-/* (10) sched_free while requests run and wait: each on_done exactly once. */
+struct freer {
+	struct sched *s;
+	bool started;
+};
+
+static void *free_thread(void *arg)
+{
+	struct freer *f = arg;
+	pthread_mutex_lock(&g_mu);
+	f->started = true;
+	pthread_cond_broadcast(&g_cv);
+	pthread_mutex_unlock(&g_mu);
+	sched_free(f->s);
+	return NULL;
+}
+
+/* (10) sched_free while requests run and wait: each on_done exactly once.
+ * The first request holds the engine at its third token while sched_free
+ * starts in another thread, so the others are still running or queued. */
 static void test_free_in_flight(void)
 {
 	enum { N = 6 };
 	struct collector c[N];
 	uint64_t id;
-	struct sched *s = new_sched(2, 8, N_CTX, 0);
-	if (!s)
+	pthread_t th;
+	struct freer f = { .s = new_sched(2, 8, N_CTX, 0) };
+	if (!f.s)
 		return;
 	struct sched_request rq[N];
-	for (int i = 0; i < N; i++) {
+	for (int i = 0; i < N; i++)
 		rq[i] = make_request(cases[i].prompt, cases[i].n_prompt, -1, &c[i]);
-		CHECK_OK(sched_submit(s, &rq[i], &id));
-	}
-	wait_tokens(&c[0], 3);
-	sched_free(s);
+	c[0].gate_at = 3;
+	for (int i = 0; i < N; i++)
+		CHECK_OK(sched_submit(f.s, &rq[i], &id));
+	wait_gate(&c[0]);
+	CHECK(pthread_create(&th, NULL, free_thread, &f) == 0);
+	pthread_mutex_lock(&g_mu);
+	while (!f.started)
+		pthread_cond_wait(&g_cv, &g_mu);
+	pthread_mutex_unlock(&g_mu);
+	release_gate(&c[0]);
+	pthread_join(th, NULL);
 	int n_cancelled = 0;
 	for (int i = 0; i < N; i++) {
 		CHECK_EQ_INT(c[i].n_done, 1);
@@ -870,7 +992,7 @@ static void test_free_in_flight(void)
 	CHECK(n_cancelled > 0);
 
 	/* A scheduler freed while idle, and a bad configuration. */
-	s = new_sched(3, 0, N_CTX, 0);
+	struct sched *s = new_sched(3, 0, N_CTX, 0);
 	sched_free(s);
 	struct sched_params p = { 0 };
 	CHECK_EQ_INT(sched_new(model, &p, &s), AJAR_ERR_INVALID);
@@ -920,6 +1042,7 @@ int main(void)
 	RUN(test_seed);
 	RUN(test_logits_proc);
 	RUN(test_free_in_flight);
+	RUN(test_concurrent_clients);
 	ajar_model_free(model);
 	return check_summary();
 }
