@@ -16,6 +16,9 @@
 #include "ajar/kernels.h"
 
 #include <assert.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -32,7 +35,6 @@ static const struct kernel_table scalar_table = {
 	.act_quantize = {
 		[AJAR_TYPE_Q8_0] = act_quantize_q8_0_ref,
 		[AJAR_TYPE_Q8_1] = act_quantize_q8_1_ref,
-		[AJAR_TYPE_Q8_K] = kquants_quantize_row_q8_K,
 	},
 	.vec_dot = {
 		[AJAR_TYPE_F32] = vec_dot_f32_ref,
@@ -43,12 +45,6 @@ static const struct kernel_table scalar_table = {
 		[AJAR_TYPE_Q5_0] = vec_dot_q5_0_ref,
 		[AJAR_TYPE_Q5_1] = vec_dot_q5_1_ref,
 		[AJAR_TYPE_Q8_0] = vec_dot_q8_0_ref,
-		[AJAR_TYPE_Q2_K] = kquants_vec_dot_q2_K_q8_K,
-		[AJAR_TYPE_Q3_K] = kquants_vec_dot_q3_K_q8_K,
-		[AJAR_TYPE_Q4_K] = kquants_vec_dot_q4_K_q8_K,
-		[AJAR_TYPE_Q5_K] = kquants_vec_dot_q5_K_q8_K,
-		[AJAR_TYPE_Q6_K] = kquants_vec_dot_q6_K_q8_K,
-		[AJAR_TYPE_IQ4_NL] = kquants_vec_dot_iq4_nl_q8_0,
 	},
 };
 
@@ -126,13 +122,23 @@ enum ajar_err kernels_parse_level(const char *s, enum ajar_cpu_level max, enum a
 	return ajar_errf(AJAR_ERR_INVALID, "AJAR_CPU=%s: unknown level (scalar, avx2 or avx512)", s);
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+/* CPUID.1:ECX bit 29. (Not every compiler's __builtin_cpu_supports knows
+ * "f16c"; the OS state it needs is AVX's, which the avx2 check covers.) */
+static bool cpu_has_f16c(void)
+{
+	unsigned a, b, c, d;
+	return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+}
+#endif
+
 static enum ajar_cpu_level detect_level(bool *vnni)
 {
 	enum ajar_cpu_level l = AJAR_CPU_SCALAR;
 	*vnni = false;
 #if defined(__x86_64__) || defined(__i386__)
 	__builtin_cpu_init();
-	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c())
 		l = AJAR_CPU_AVX2;
 	if (l == AJAR_CPU_AVX2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
 	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq")) {
@@ -182,6 +188,8 @@ static void init_once(void)
 	resolved[AJAR_CPU_AVX512] = avx512_table;
 	if (vnni)
 		overlay(&resolved[AJAR_CPU_AVX512], &avx512_vnni_table);
+	for (int l = 0; l < N_LEVELS; l++) /* the K-quants and IQ4_NL (kquants_int.h) */
+		overlay(&resolved[l], &kquants_tables[l]);
 	for (int l = 1; l < N_LEVELS; l++)
 		inherit(&resolved[l], &resolved[l - 1]);
 

@@ -666,7 +666,7 @@ AI __m512 load_w16(enum fkind k, const uint8_t *p, __mmask16 mask)
  * next group is prefetched as one stream (see rows_group).
  */
 AI void frows_group(enum fkind k, int R, int T, const uint8_t *w, size_t w_stride, const uint8_t *const *xa,
-		    int64_t n, float *const *yt)
+		    int64_t n, float *const *yt, bool prefetch)
 {
 	const size_t es = f_esize(k);
 	const size_t group_bytes = (size_t)R * w_stride;
@@ -680,7 +680,8 @@ AI void frows_group(enum fkind k, int R, int T, const uint8_t *w, size_t w_strid
 		const __mmask16 m = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
 		const char *pf = (const char *)w + group_bytes + (size_t)i * R * es;
 		__m512 xv[FT];
-		if (group_bytes <= PREFETCH_L1_MAX) {
+		if (!prefetch) {
+		} else if (group_bytes <= PREFETCH_L1_MAX) {
 			UNROLL
 			for (size_t o = 0; o <= (size_t)R * 16 * es; o += 64)
 				_mm_prefetch(pf + o, _MM_HINT_T0);
@@ -707,51 +708,20 @@ AI void frows_group(enum fkind k, int R, int T, const uint8_t *w, size_t w_strid
 			yt[t][r] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
-AI void frows_groups(enum fkind k, int T, const uint8_t *w, size_t w_stride, int64_t n, int64_t r0, int64_t r1,
-		     const uint8_t *const *xa, float *y, size_t y_stride)
+/* Rows [r, r + R) against all n_tok tokens, FT at a time: the group's rows
+ * stay in L1/L2 while the activations pass. */
+AI void frows_tokens(enum fkind k, int R, const uint8_t *w, size_t w_stride, int64_t n, const uint8_t *act,
+		     size_t act_stride, int64_t n_tok, float *y, size_t y_stride)
 {
-	float *yt[FT];
-	int64_t r = r0;
-	for (; r + FR <= r1; r += FR) {
-		UNROLL
-		for (int t = 0; t < T; t++)
-			yt[t] = y + (size_t)t * y_stride + r;
-		frows_group(k, FR, T, w + (size_t)r * w_stride, w_stride, xa, n, yt);
-	}
-	if (r == r1)
-		return;
-	UNROLL
-	for (int t = 0; t < T; t++)
-		yt[t] = y + (size_t)t * y_stride + r;
-	switch (r1 - r) { /* the remaining 1 .. FR-1 rows */
-#define FROWS(R) frows_group(k, (R) < FR ? (R) : FR - 1, T, w + (size_t)r * w_stride, w_stride, xa, n, yt); break
-	case 1: FROWS(1);
-	case 2: FROWS(2);
-	case 3: FROWS(3);
-	case 4: FROWS(4);
-	case 5: FROWS(5);
-	case 6: FROWS(6);
-	default: FROWS(7);
-#undef FROWS
-	}
-}
-
-AI void gemm_f(enum fkind k, const void *w, size_t w_stride, int64_t n_in, int64_t r0, int64_t r1, const void *act,
-	       size_t act_stride, int64_t n_tok, float *y, size_t y_stride)
-{
-	const uint8_t *pw = w, *pa = act;
-	if (n_in == 0) {
-		for (int64_t t = 0; t < n_tok; t++)
-			memset(y + (size_t)t * y_stride + r0, 0, (size_t)(r1 - r0) * sizeof(float));
-		return;
-	}
 	for (int64_t t0 = 0; t0 < n_tok; t0 += FT) {
 		const uint8_t *xa[FT];
-		float *yc = y + (size_t)t0 * y_stride;
-		for (int t = 0; t < FT; t++) /* rows past n_tok: unused, kept in bounds */
-			xa[t] = pa + (size_t)min64(t0 + t, n_tok - 1) * act_stride;
+		float *yt[FT];
+		for (int t = 0; t < FT; t++) { /* rows past n_tok: unused, kept in bounds */
+			xa[t] = act + (size_t)min64(t0 + t, n_tok - 1) * act_stride;
+			yt[t] = y + (size_t)min64(t0 + t, n_tok - 1) * y_stride;
+		}
 		switch (min64(FT, n_tok - t0)) {
-#define FTOKS(T) frows_groups(k, (T) < FT ? (T) : FT, pw, w_stride, n_in, r0, r1, xa, yc, y_stride); break
+#define FTOKS(T) frows_group(k, R, (T) < FT ? (T) : FT, w, w_stride, xa, n, yt, t0 + FT >= n_tok); break
 		case 1: FTOKS(1);
 		case 2: FTOKS(2);
 		case 3: FTOKS(3);
@@ -762,6 +732,33 @@ AI void gemm_f(enum fkind k, const void *w, size_t w_stride, int64_t n_in, int64
 		default: FTOKS(8);
 #undef FTOKS
 		}
+	}
+}
+
+AI void gemm_f(enum fkind k, const void *w, size_t w_stride, int64_t n_in, int64_t r0, int64_t r1, const void *act,
+	       size_t act_stride, int64_t n_tok, float *y, size_t y_stride)
+{
+	const uint8_t *pw = w, *pa = act;
+	int64_t r = r0;
+	if (n_in == 0) {
+		for (int64_t t = 0; t < n_tok; t++)
+			memset(y + (size_t)t * y_stride + r0, 0, (size_t)(r1 - r0) * sizeof(float));
+		return;
+	}
+	for (; r + FR <= r1; r += FR)
+		frows_tokens(k, FR, pw + (size_t)r * w_stride, w_stride, n_in, pa, act_stride, n_tok, y + r, y_stride);
+	switch (r1 - r) { /* the remaining 0 .. FR-1 rows */
+#define FROWS(R) frows_tokens(k, (R) < FR ? (R) : FR - 1, pw + (size_t)r * w_stride, w_stride, n_in, pa, act_stride, \
+			      n_tok, y + r, y_stride); break
+	case 0: break;
+	case 1: FROWS(1);
+	case 2: FROWS(2);
+	case 3: FROWS(3);
+	case 4: FROWS(4);
+	case 5: FROWS(5);
+	case 6: FROWS(6);
+	default: FROWS(7);
+#undef FROWS
 	}
 }
 
