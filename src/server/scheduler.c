@@ -95,6 +95,17 @@ void sched_slot_finish(struct sched *s, struct sched_slot *sl, enum gen_finish f
 
 /* ---- the engine thread ---- */
 
+static void sample_worker(void *arg, int ith, int nth)
+{
+	struct sched *s = arg;
+	long b, e;
+	threadpool_split(s->n_ready, ith, nth, &b, &e);
+	for (long k = b; k < e; k++) {
+		struct sched_slot *sl = &s->slots[s->ready[k]];
+		sched_slot_sample(s, sl, s->logits + (size_t)sl->row * (size_t)s->n_vocab);
+	}
+}
+
 /* Runs one batch over the active slots. */
 static void engine_decode(struct sched *s)
 {
@@ -116,11 +127,30 @@ static void engine_decode(struct sched *s)
 	}
 	/* ajar_decode wrote the wanted rows in batch order; sl->row says which
 	 * is whose. A slot that only prefilled has none. */
+	double now = sched_now_ms();
+	s->n_ready = 0;
 	for (uint32_t i = 0; i < s->n_slots; i++) {
 		struct sched_slot *sl = &s->slots[i];
-		if (sl->job && sl->chunk)
-			sched_slot_advance(s, sl, sl->row >= 0 ? s->logits + (size_t)sl->row * (size_t)s->n_vocab : NULL);
+		if (!sl->job || !sl->chunk)
+			continue;
+		sl->n_past += sl->chunk;
+		if (sl->row < 0)
+			continue;
+		if (sl->t_prompt == 0)
+			sl->t_prompt = now;
+		if (sl->job->req.n_predict == 0)
+			sched_slot_finish(s, sl, GEN_FINISH_LENGTH, AJAR_OK, "");
+		else
+			s->ready[s->n_ready++] = i;
 	}
+	/* Sampling costs O(n_vocab) per slot: the slots go in parallel, then
+	 * report in slot order on this thread. */
+	if (s->n_ready > 1)
+		threadpool_run(s->pool, sample_worker, s);
+	else if (s->n_ready == 1)
+		sample_worker(s, 0, 1);
+	for (uint32_t k = 0; k < s->n_ready; k++)
+		sched_slot_emit(s, &s->slots[s->ready[k]]);
 }
 
 /* Moves queued requests into free slots. (mu) */
@@ -217,17 +247,20 @@ static void *engine_main(void *arg)
 static void sched_destroy(struct sched *s)
 {
 	if (s->slots) {
-		for (uint32_t i = 0; i < s->n_slots; i++)
+		for (uint32_t i = 0; i < s->n_slots; i++) {
 			free(s->slots[i].tokens);
+			free(s->slots[i].raw);
+		}
 		free(s->slots);
 	}
+	threadpool_free(s->pool);
 	ajar_context_free(s->ctx);
 	free(s->b_tokens);
 	free(s->b_pos);
 	free(s->b_seq);
 	free(s->b_want);
 	free(s->logits);
-	free(s->raw);
+	free(s->ready);
 	free(s->piece);
 	free(s->text);
 	pthread_cond_destroy(&s->wake);
@@ -244,13 +277,13 @@ static enum ajar_err sched_alloc(struct sched *s)
 	s->b_seq = malloc(nb * sizeof(*s->b_seq));
 	s->b_want = malloc(nb * sizeof(*s->b_want));
 	s->logits = malloc(ns * nv * sizeof(*s->logits));
-	s->raw = malloc(nv * sizeof(*s->raw));
+	s->ready = malloc(ns * sizeof(*s->ready));
 	s->cap_piece = detok_stream_max_out(s->vocab);
 	s->piece = malloc(s->cap_piece);
 	s->cap_text = 2 * s->cap_piece + 256;
 	s->text = malloc(s->cap_text);
 	if (!s->slots || !s->b_tokens || !s->b_pos || !s->b_seq || !s->b_want || !s->logits ||
-	    !s->raw || !s->piece || !s->text)
+	    !s->ready || !s->piece || !s->text)
 		return ajar_errf(AJAR_ERR_NOMEM, "scheduler buffers for %u slots of %u tokens", s->n_slots, s->n_ctx);
 	for (uint32_t i = 0; i < s->n_slots; i++) {
 		s->slots[i].seq = (int32_t)i;
@@ -294,7 +327,12 @@ enum ajar_err sched_new(const struct ajar_model *m, const struct sched_params *p
 	if ((err = ajar_context_new(m, &cp, &s->ctx)))
 		goto fail;
 	s->n_ctx = ajar_context_n_ctx(s->ctx);
-	if ((err = sched_alloc(s)))
+	/* Sampling threads: no more than slots; they run only between forward
+	 * passes, while the context's own threads wait. */
+	int n_threads = p->n_threads > 0 ? p->n_threads : threadpool_ncpu();
+	if ((uint32_t)n_threads > s->n_slots)
+		n_threads = (int)s->n_slots;
+	if ((err = threadpool_new(n_threads, &s->pool)) || (err = sched_alloc(s)))
 		goto fail;
 	int rc = pthread_create(&s->thread, NULL, engine_main, s);
 	if (rc) {

@@ -24,6 +24,7 @@
 #include "ajar/model.h"
 #include "ajar/sampler.h"
 #include "ajar/scheduler.h"
+#include "ajar/threadpool.h"
 #include "ajar/vocab.h"
 
 /* Longest stop string (bytes): the stop matcher holds back at most this
@@ -61,6 +62,13 @@ struct sched_slot {
 	struct detok_stream ds;
 	double t_start;           /* admission (ms) */
 	double t_prompt;          /* the prompt's logits came (ms); 0 while prefilling */
+	/* What sched_slot_sample found this step, for sched_slot_emit. */
+	int32_t sampled;
+	double lse;               /* log-softmax normaliser of the raw logits (logprobs only) */
+	int n_top;
+	int32_t top_tokens[SCHED_MAX_TOP_LOGPROBS];
+	float top_logprobs[SCHED_MAX_TOP_LOGPROBS];
+	float *raw;               /* (n_vocab) owned, made on the first request with logprobs: the raw logits */
 };
 
 struct sched {
@@ -71,6 +79,7 @@ struct sched {
 	int32_t n_vocab;
 	pthread_t thread;
 	bool thread_started;
+	struct threadpool *pool;      /* (engine) owned: samples the slots of a step in parallel */
 
 	pthread_mutex_t mu;
 	pthread_cond_t wake;          /* signalled on submit, cancel and stop */
@@ -94,13 +103,12 @@ struct sched {
 	int32_t *b_tokens, *b_pos, *b_seq;
 	bool *b_want;
 	float *logits;                /* (n_slots rows of n_vocab) one row per slot at most */
-	float *raw;                   /* (n_vocab) the raw logits kept for logprobs */
+	uint32_t *ready;              /* (n_slots) slots with a logits row this step */
+	uint32_t n_ready;
 	char *piece;                  /* (cap_piece) detokenizer output */
 	size_t cap_piece;
 	char *text;                   /* an event's released text, NUL-terminated; grows */
 	size_t n_text, cap_text;
-	int32_t top_tokens[SCHED_MAX_TOP_LOGPROBS];
-	float top_logprobs[SCHED_MAX_TOP_LOGPROBS];
 };
 
 /* scheduler.c */
@@ -121,7 +129,12 @@ int sched_pick_slot(const struct sched *s, const struct sched_request *req, uint
 void sched_slot_start(struct sched *s, struct sched_slot *sl);
 /* Builds this step's batch from the active slots; returns its size. */
 uint32_t sched_build_batch(struct sched *s);
-/* After ajar_decode: the slot's logits row (NULL while it still prefills). */
-void sched_slot_advance(struct sched *s, struct sched_slot *sl, float *logits);
+/* After ajar_decode, for a slot with a logits row: logprobs, processors,
+ * sampling. Touches only the slot (and its request's processors), so slots
+ * are sampled in parallel. */
+void sched_slot_sample(struct sched *s, struct sched_slot *sl, float *logits);
+/* Then, on the engine thread, slot by slot: detokenization, stop strings,
+ * the end conditions and the callbacks. */
+void sched_slot_emit(struct sched *s, struct sched_slot *sl);
 
 #endif

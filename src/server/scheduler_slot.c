@@ -75,6 +75,11 @@ void sched_slot_start(struct sched *s, struct sched_slot *sl)
 	stop_matcher_init(&sl->sm, rq->stop, rq->n_stop);
 	detok_stream_init(&sl->ds, s->vocab, false, false);
 	enum ajar_err err = sampler_new(&rq->sp, s->n_vocab, &sl->smp);
+	if (!err && rq->n_logprobs >= 0 && !sl->raw) {
+		sl->raw = malloc((size_t)s->n_vocab * sizeof(*sl->raw));
+		if (!sl->raw)
+			err = ajar_errf(AJAR_ERR_NOMEM, "logprobs buffer of %d floats", s->n_vocab);
+	}
 	if (err) {
 		char msg[256];
 		snprintf(msg, sizeof(msg), "%s", ajar_err_msg());
@@ -160,7 +165,7 @@ uint32_t sched_build_batch(struct sched *s)
  * tokens as log-probabilities, best first (the lower id first on a tie).
  * O(n * k) with k <= 20: cheaper than sorting the vocabulary.
  */
-static double logprobs_prepare(struct sched *s, const float *lg, int32_t n, int k, int *n_top_out)
+static double logprobs_prepare(struct sched_slot *sl, const float *lg, int32_t n, int k, int *n_top_out)
 {
 	float mx = -INFINITY;
 	for (int32_t i = 0; i < n; i++)
@@ -171,8 +176,8 @@ static double logprobs_prepare(struct sched *s, const float *lg, int32_t n, int 
 		sum += exp((double)lg[i] - (double)mx);
 	double lse = (double)mx + log(sum);
 
-	int32_t *ids = s->top_tokens;
-	float *vals = s->top_logprobs;
+	int32_t *ids = sl->top_tokens;
+	float *vals = sl->top_logprobs;
 	int n_top = 0;
 	for (int32_t i = 0; i < n && k > 0; i++) {
 		float v = lg[i];
@@ -254,30 +259,31 @@ static int end_reason(const struct sched *s, const struct sched_slot *sl, bool s
 	return -1;
 }
 
-/* Samples the slot's next token from its logits row and reports it. */
-static void slot_take_token(struct sched *s, struct sched_slot *sl, float *lg)
+void sched_slot_sample(struct sched *s, struct sched_slot *sl, float *lg)
+{
+	const struct sched_request *rq = &sl->job->req;
+
+	sl->n_top = 0;
+	if (rq->n_logprobs >= 0) {
+		memcpy(sl->raw, lg, (size_t)s->n_vocab * sizeof(*lg));
+		sl->lse = logprobs_prepare(sl, sl->raw, s->n_vocab, rq->n_logprobs, &sl->n_top);
+	}
+	for (size_t i = 0; i < rq->n_procs; i++)
+		rq->procs[i].apply(rq->procs[i].state, lg, s->n_vocab, sl->tokens, sl->n_tokens);
+	sl->sampled = sampler_sample(sl->smp, lg, sl->tokens, sl->n_tokens);
+	for (size_t i = 0; i < rq->n_procs; i++)
+		if (rq->procs[i].accept)
+			rq->procs[i].accept(rq->procs[i].state, sl->sampled);
+}
+
+void sched_slot_emit(struct sched *s, struct sched_slot *sl)
 {
 	const struct sched_request *rq = &sl->job->req;
 	struct sched_token_event ev = { .token = -1 };
 	enum ajar_err err;
 	bool stopped = false;
-	double lse = 0;
-	int n_top = 0;
+	int32_t tok = sl->sampled;
 
-	if (rq->n_predict == 0) {
-		sched_slot_finish(s, sl, GEN_FINISH_LENGTH, AJAR_OK, "");
-		return;
-	}
-	if (rq->n_logprobs >= 0) {
-		memcpy(s->raw, lg, (size_t)s->n_vocab * sizeof(*lg));
-		lse = logprobs_prepare(s, s->raw, s->n_vocab, rq->n_logprobs, &n_top);
-	}
-	for (size_t i = 0; i < rq->n_procs; i++)
-		rq->procs[i].apply(rq->procs[i].state, lg, s->n_vocab, sl->tokens, sl->n_tokens);
-	int32_t tok = sampler_sample(sl->smp, lg, sl->tokens, sl->n_tokens);
-	for (size_t i = 0; i < rq->n_procs; i++)
-		if (rq->procs[i].accept)
-			rq->procs[i].accept(rq->procs[i].state, tok);
 	sl->tokens[sl->n_tokens++] = tok;
 	sl->n_gen++;
 	s->pending_completion++;
@@ -295,10 +301,10 @@ static void slot_take_token(struct sched *s, struct sched_slot *sl, float *lg)
 			goto fail;
 		ev.token = tok;
 		if (rq->n_logprobs >= 0) {
-			ev.logprob = (float)((double)s->raw[tok] - lse);
-			ev.n_top = n_top;
-			ev.top_tokens = s->top_tokens;
-			ev.top_logprobs = s->top_logprobs;
+			ev.logprob = (float)((double)sl->raw[tok] - sl->lse);
+			ev.n_top = sl->n_top;
+			ev.top_tokens = sl->top_tokens;
+			ev.top_logprobs = sl->top_logprobs;
 		}
 	}
 	int finish = end_reason(s, sl, stopped, eog);
@@ -321,14 +327,4 @@ fail:;
 	char msg[256];
 	snprintf(msg, sizeof(msg), "%s", ajar_err_msg());
 	sched_slot_finish(s, sl, GEN_FINISH_CANCEL, err, msg);
-}
-
-void sched_slot_advance(struct sched *s, struct sched_slot *sl, float *logits)
-{
-	sl->n_past += sl->chunk;
-	if (!logits)
-		return;
-	if (sl->t_prompt == 0)
-		sl->t_prompt = sched_now_ms();
-	slot_take_token(s, sl, logits);
 }
