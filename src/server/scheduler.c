@@ -7,9 +7,9 @@
  *      take the cancel requests, admit queued requests into free slots;
  *   2. without mu: call on_done for cancelled queued requests, end the
  *      cancelled running ones, prepare the admitted ones;
- *   3. build one batch from every active slot, ajar_decode() it, and let each
- *      slot that got logits sample, detokenize and report its token
- *      (scheduler_slot.c).
+ *   3. build one batch from every active slot, ajar_decode() it; the slots
+ *      that got logits sample in parallel (a small pool), then each in turn
+ *      detokenizes and reports its token (scheduler_slot.c).
  * Every callback runs on the engine thread, never with mu held, so a
  * callback may call sched_submit, sched_cancel or sched_stats.
  */

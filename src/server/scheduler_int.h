@@ -62,7 +62,8 @@ struct sched_slot {
 	struct detok_stream ds;
 	double t_start;           /* admission (ms) */
 	double t_prompt;          /* the prompt's logits came (ms); 0 while prefilling */
-	/* What sched_slot_sample found this step, for sched_slot_emit. */
+	/* What sched_slot_sample found this step, for sched_slot_emit; written
+	 * by a sampling-pool thread while the engine waits in threadpool_run. */
 	int32_t sampled;
 	double lse;               /* log-softmax normaliser of the raw logits (logprobs only) */
 	int n_top;

@@ -3,8 +3,9 @@
  * free slot a request gets (longest cached prefix), the slot's share of a
  * batch, and what it does with its logits: logprobs, logits processors,
  * sampling, detokenization, stop strings, the end conditions and the token
- * callback. Everything here runs on the engine thread, except
- * sched_pick_slot (engine thread, under mu).
+ * callback. Everything here runs on the engine thread (sched_pick_slot
+ * under mu), except sched_slot_sample, which the engine hands to its
+ * sampling pool for all ready slots at once and waits for.
  *
  * A slot's state between steps:
  *   prefilling  n_past < n_prompt: tokens[n_past..n_prompt) still to decode;
