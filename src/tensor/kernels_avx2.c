@@ -50,6 +50,14 @@ static inline uint32_t load_u32(const uint8_t *p)
 	return v;
 }
 
+/* p + off for a prefetch, which may point past the rows (prefetches never
+ * fault); computed in integers, since such a pointer may not be formed by
+ * pointer arithmetic. */
+static inline const char *prefetch_addr(const void *p, size_t off)
+{
+	return (const char *)(uintptr_t)((uintptr_t)p + off);
+}
+
 static inline int64_t min64(int64_t a, int64_t b)
 {
 	return a < b ? a : b;
@@ -266,7 +274,7 @@ AI void rows_group(enum qkind k, int R, int T, const uint8_t *w, size_t w_stride
 		}
 		for (int b = 0; b < gn; b++) {
 			__m256i xv[ROWS_T], ox[ROWS_T];
-			const char *pf = (const char *)w + group_bytes + (size_t)(g0 + b) * R * bs;
+			const char *pf = prefetch_addr(w, group_bytes + (size_t)(g0 + b) * R * bs);
 			if (group_bytes <= PREFETCH_L1_MAX) {
 				UNROLL
 				for (size_t o = 0; o <= (size_t)R * bs; o += 64)
@@ -419,7 +427,7 @@ AI void frows_group(enum fkind k, int R, int T, const uint8_t *w, size_t w_strid
 		for (int t = 0; t < T; t++)
 			acc[r][t] = _mm256_setzero_ps();
 	for (int64_t i = 0; i < n8; i += 8) {
-		const char *pf = (const char *)w + group_bytes + (size_t)i * R * es;
+		const char *pf = prefetch_addr(w, group_bytes + (size_t)i * R * es);
 		__m256 xv[FT];
 		if (group_bytes <= PREFETCH_L1_MAX) {
 			UNROLL

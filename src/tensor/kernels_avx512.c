@@ -99,6 +99,14 @@ static inline float hsum256(__m256 v)
 	return _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)));
 }
 
+/* p + off for a prefetch, which may point past the rows (prefetches never
+ * fault); computed in integers, since such a pointer may not be formed by
+ * pointer arithmetic. */
+static inline const char *prefetch_addr(const void *p, size_t off)
+{
+	return (const char *)(uintptr_t)((uintptr_t)p + off);
+}
+
 static inline int64_t min64(int64_t a, int64_t b)
 {
 	return a < b ? a : b;
@@ -299,7 +307,7 @@ AI void rows_group(enum qkind k, int R, int T, const uint8_t *w, size_t w_stride
 		}
 		for (int b = 0; b < gn; b++) {
 			__m256i xv[ROWS_T], init[ROWS_T];
-			const char *pf = (const char *)w + group_bytes + (size_t)(g0 + b) * R * bs;
+			const char *pf = prefetch_addr(w, group_bytes + (size_t)(g0 + b) * R * bs);
 			if (group_bytes <= PREFETCH_L1_MAX) {
 				UNROLL
 				for (size_t o = 0; o <= (size_t)R * bs; o += 64)
@@ -678,7 +686,7 @@ AI void frows_group(enum fkind k, int R, int T, const uint8_t *w, size_t w_strid
 			acc[r][t] = _mm512_setzero_ps();
 	for (int64_t i = 0; i < n; i += 16) {
 		const __mmask16 m = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
-		const char *pf = (const char *)w + group_bytes + (size_t)i * R * es;
+		const char *pf = prefetch_addr(w, group_bytes + (size_t)i * R * es);
 		__m512 xv[FT];
 		if (!prefetch) {
 		} else if (group_bytes <= PREFETCH_L1_MAX) {
