@@ -19,6 +19,7 @@
 #include <immintrin.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "tensor/kquants_int.h"
@@ -295,6 +296,7 @@ static ALWAYS_INLINE void tile_q6_K(const uint8_t *w, size_t ws, const uint8_t *
 	{                                                                                                    \
 		call(R, T);                                                                                  \
 	}
+/* One row: T = 1 .. 8 tokens. */
 #define TILE_ROW(name, call, R)                                                                              \
 	TILE(name, call, R, 1)                                                                               \
 	TILE(name, call, R, 2) TILE(name, call, R, 3) TILE(name, call, R, 4) TILE(name, call, R, 5)          \
@@ -303,13 +305,22 @@ static ALWAYS_INLINE void tile_q6_K(const uint8_t *w, size_t ws, const uint8_t *
 		name##_##R##x1, name##_##R##x2, name##_##R##x3, name##_##R##x4,                               \
 		name##_##R##x5, name##_##R##x6, name##_##R##x7, name##_##R##x8,                               \
 	};
+/* R_MAX rows: only T >= KQUANTS_WIDE_MIN_T = 3 tokens are ever run. */
+_Static_assert(KQUANTS_WIDE_MIN_T == 3 && T_MAX <= 8, "wide tiles exist for 3 .. 8 tokens");
+#define TILE_WIDE(name, call, R)                                                                             \
+	TILE(name, call, R, 3) TILE(name, call, R, 4) TILE(name, call, R, 5)                                 \
+	TILE(name, call, R, 6) TILE(name, call, R, 7) TILE(name, call, R, 8)                                 \
+	static const kquants_tile_fn name##_tiles_##R[8] = {                                                 \
+		NULL, NULL, name##_##R##x3, name##_##R##x4,                                                   \
+		name##_##R##x5, name##_##R##x6, name##_##R##x7, name##_##R##x8,                               \
+	};
 /* (indirections so that R_MAX is expanded before pasting) */
-#define TILE_ROW_X(name, call, R) TILE_ROW(name, call, R)
+#define TILE_WIDE_X(name, call, R) TILE_WIDE(name, call, R)
 #define WIDE_X(name, R) name##_tiles_##R
 #define WIDE(name, R) WIDE_X(name, R)
 #define TILES(name, call)                                                                                    \
-	TILE_ROW_X(name, call, 1)                                                                            \
-	TILE_ROW_X(name, call, R_MAX)                                                                        \
+	TILE_ROW(name, call, 1)                                                                              \
+	TILE_WIDE_X(name, call, R_MAX)                                                                       \
 	static const struct kquants_tiles name##_tiles = { R_MAX, T_MAX, WIDE(name, R_MAX), name##_tiles_1 };
 
 #define CALL_Q4_K(R, T) tile_q45_K(w, ws, a, as, nb, y, ys, R, T, false)
