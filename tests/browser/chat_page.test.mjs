@@ -40,6 +40,7 @@ const CHROMIUM_ARGS = [
 
 let server = null;
 let serverLog = '';
+let serverExit = null; // how the server ended, if it did before after()
 let base = '';
 let browser = null;
 
@@ -71,6 +72,7 @@ async function slotsBusy() {
 
 /** A fresh context (empty localStorage) and page; slow=bytes/s throttles downloads. */
 async function openPage({ width = 1200, height = 900, slow = 0 } = {}) {
+  assert.equal(serverExit, null, `ajar serve is gone (${serverExit}); its output:\n${serverLog}`);
   const context = await browser.newContext({ viewport: { width, height } });
   const page = await context.newPage();
   if (slow) {
@@ -111,13 +113,14 @@ before(async () => {
   assert.ok(existsSync(CHROMIUM), `no browser at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM)`);
   const s = await startServer();
   server = s.proc;
+  server.on('exit', (code, signal) => { serverExit = signal || `exit ${code}`; });
   base = s.url;
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
 });
 
 after(async () => {
   if (browser) await browser.close();
-  if (server) {
+  if (server && serverExit === null) {
     const exited = new Promise((r) => server.once('exit', r));
     server.kill('SIGTERM');
     await Promise.race([exited, new Promise((r) => setTimeout(r, 10000))]);
