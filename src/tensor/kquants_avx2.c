@@ -26,6 +26,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "tensor/kquants_int.h"
@@ -69,10 +70,12 @@ static ALWAYS_INLINE float hsum256(__m256 v)
  * follows well; software prefetches there only cost time (Q6_K decoding
  * from memory: 0.9x llama.cpp's speed with them, 1.05x without).
  */
-static ALWAYS_INLINE void prefetch_block(const uint8_t *p, size_t size)
+static ALWAYS_INLINE void prefetch_block(uintptr_t addr, size_t size)
 {
+	/* an integer address: past the last tile it points outside the weights,
+	 * which a prefetch may do but C pointer arithmetic may not */
 	for (size_t off = 0; off < size + 63; off += 64)
-		_mm_prefetch((const char *)p + off, _MM_HINT_T0);
+		_mm_prefetch((const char *)(addr + off), _MM_HINT_T0);
 }
 
 /* ---- Q8_K activations ---------------------------------------------------- */
@@ -196,7 +199,7 @@ static ALWAYS_INLINE void tile_q45_K(const uint8_t *w, size_t ws, const uint8_t 
 		PRAGMA_UNROLL for (int r = 0; r < R; r++) {
 			const uint8_t *wb = w + (size_t)r * ws + (size_t)ib * wsz;
 			if (R > 1)
-				prefetch_block(wb + (size_t)R * ws, wsz);
+				prefetch_block((uintptr_t)wb + (uintptr_t)R * ws, wsz);
 			const __m128i scm = kquants_scales_k4_simd(wb + 4);
 			const __m256i scb = _mm256_broadcastsi128_si256(scm);
 			const __m256i mins = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(scm, scm)); /* mn0 mn0 mn1 mn1 ... */
@@ -257,7 +260,7 @@ static ALWAYS_INLINE void tile_q6_K(const uint8_t *w, size_t ws, const uint8_t *
 		PRAGMA_UNROLL for (int r = 0; r < R; r++) {
 			const uint8_t *wb = w + (size_t)r * ws + (size_t)ib * sizeof(struct block_q6_K);
 			if (R > 1)
-				prefetch_block(wb + (size_t)R * ws, sizeof(struct block_q6_K));
+				prefetch_block((uintptr_t)wb + (uintptr_t)R * ws, sizeof(struct block_q6_K));
 			const __m128i sc8 = _mm_loadu_si128((const __m128i *)(const void *)(wb + 192));
 			__m256i isum[ACC_T];
 			PRAGMA_UNROLL for (int t = 0; t < T; t++)
@@ -328,7 +331,7 @@ static ALWAYS_INLINE void tile_q23_K(const uint8_t *w, size_t ws, const uint8_t 
 		PRAGMA_UNROLL for (int r = 0; r < R; r++) {
 			const uint8_t *wb = w + (size_t)r * ws + (size_t)ib * wsz;
 			if (R > 1)
-				prefetch_block(wb + (size_t)R * ws, wsz);
+				prefetch_block((uintptr_t)wb + (uintptr_t)R * ws, wsz);
 			__m128i sc8, mn8 = _mm_setzero_si128(); /* per sub-block: scale (signed), min */
 			if (q3) {
 				/* 16 6-bit scales: low nibbles from bytes 0-7 (low, then high nibbles),
@@ -422,7 +425,7 @@ static ALWAYS_INLINE void tile_iq4_nl(const uint8_t *w, size_t ws, const uint8_t
 		PRAGMA_UNROLL for (int r = 0; r < R; r++) {
 			const uint8_t *wb = w + (size_t)r * ws + (size_t)ib * sizeof(struct block_iq4_nl);
 			if (R > 1 && ib % 4 == 0)
-				prefetch_block(wb + (size_t)R * ws, 4 * sizeof(struct block_iq4_nl));
+				prefetch_block((uintptr_t)wb + (uintptr_t)R * ws, 4 * sizeof(struct block_iq4_nl));
 			const __m128i qs = _mm_loadu_si128((const __m128i *)(const void *)(wb + 2));
 			const __m256i idx = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(qs, m4)),
 								    _mm_and_si128(_mm_srli_epi16(qs, 4), m4), 1);

@@ -20,6 +20,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "tensor/kquants_int.h"
@@ -61,10 +62,12 @@ static ALWAYS_INLINE __m256i loadu256(const uint8_t *p)
  * follows well; software prefetches there only cost time (Q6_K decoding
  * from memory: 0.9x llama.cpp's speed with them, 1.05x without).
  */
-static ALWAYS_INLINE void prefetch_block(const uint8_t *p, size_t size)
+static ALWAYS_INLINE void prefetch_block(uintptr_t addr, size_t size)
 {
+	/* an integer address: past the last tile it points outside the weights,
+	 * which a prefetch may do but C pointer arithmetic may not */
 	for (size_t off = 0; off < size + 63; off += 64)
-		_mm_prefetch((const char *)p + off, _MM_HINT_T0);
+		_mm_prefetch((const char *)(addr + off), _MM_HINT_T0);
 }
 
 /* ---- Q8_K activations ---------------------------------------------------- */
@@ -178,7 +181,7 @@ static ALWAYS_INLINE void tile_q45_K(const uint8_t *w, size_t ws, const uint8_t 
 		PRAGMA_UNROLL for (int r = 0; r < R; r++) {
 			const uint8_t *wb = w + (size_t)r * ws + (size_t)ib * wsz;
 			if (R > 1)
-				prefetch_block(wb + (size_t)R * ws, wsz);
+				prefetch_block((uintptr_t)wb + (uintptr_t)R * ws, wsz);
 			const __m128i scm = kquants_scales_k4_simd(wb + 4);
 			const __m512i sc16 = _mm512_cvtepu8_epi16(_mm256_castsi128_si256(scm)); /* lanes 0-7 scales */
 			const float d = load_f16(wb), dmin = load_f16(wb + 2);
@@ -258,7 +261,7 @@ static ALWAYS_INLINE void tile_q6_K(const uint8_t *w, size_t ws, const uint8_t *
 		PRAGMA_UNROLL for (int r = 0; r < R; r++) {
 			const uint8_t *wb = w + (size_t)r * ws + (size_t)ib * sizeof(struct block_q6_K);
 			if (R > 1)
-				prefetch_block(wb + (size_t)R * ws, sizeof(struct block_q6_K));
+				prefetch_block((uintptr_t)wb + (uintptr_t)R * ws, sizeof(struct block_q6_K));
 			const __m128i sc8 = _mm_loadu_si128((const __m128i *)(const void *)(wb + 192));
 			const __m512i sc16 = _mm512_cvtepi8_epi16(_mm256_castsi128_si256(sc8)); /* lanes 0-15 */
 			const float d = load_f16(wb + 208);
