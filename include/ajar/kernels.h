@@ -80,4 +80,15 @@ void ajar_gemm(enum ajar_type wtype, const void *w, size_t w_stride, int64_t n_i
  * converted activation row. */
 float ajar_vec_dot(enum ajar_type wtype, const void *w, const void *act, int64_t n);
 
+/*
+ * Vector primitives of attention, dispatched like the rest: dot products and
+ * y += a*x over F32 rows and F16 rows (the KV cache's element types).
+ * Levels agree with the scalar one within float reassociation
+ * (tests/unit/test_vecops.c).
+ */
+float ajar_dot_f32(const float *a, const float *b, int64_t n);
+float ajar_dot_f16(const void *h, const float *x, int64_t n); /* h: n IEEE halves, any alignment */
+void ajar_axpy_f32(float a, const float *x, float *y, int64_t n);
+void ajar_axpy_f16(float a, const void *h, float *y, int64_t n);
+
 #endif

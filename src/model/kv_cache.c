@@ -8,7 +8,7 @@
  * reading happens inside the attention loops below, one row at a time.
  */
 #include "model_int.h"
-#include "tensor/f16_int.h"
+#include "ajar/kernels.h"
 
 #include <string.h>
 
@@ -48,26 +48,9 @@ float kv_dot(enum ajar_type type, const void *row, const float *q, uint32_t n)
 {
 	switch (type) {
 	case AJAR_TYPE_F32:
-		return ops_dot_f32(row, q, n);
-	case AJAR_TYPE_F16: {
-		const unsigned char *p = row;
-		float acc[8] = { 0 }, sum = 0;
-		uint32_t i = 0;
-		for (; i + 8 <= n; i += 8)
-			for (int j = 0; j < 8; j++) {
-				uint16_t h;
-				memcpy(&h, p + 2 * (i + j), 2);
-				acc[j] += f16_to_f32_fast(h) * q[i + j];
-			}
-		for (; i < n; i++) {
-			uint16_t h;
-			memcpy(&h, p + 2 * i, 2);
-			sum += f16_to_f32_fast(h) * q[i];
-		}
-		for (int j = 0; j < 8; j++)
-			sum += acc[j];
-		return sum;
-	}
+		return ajar_dot_f32(row, q, n);
+	case AJAR_TYPE_F16:
+		return ajar_dot_f16(row, q, n);
 	default:
 		return ajar_vec_dot_f32(type, row, q, n);
 	}
@@ -75,24 +58,16 @@ float kv_dot(enum ajar_type type, const void *row, const float *q, uint32_t n)
 
 void kv_axpy(enum ajar_type type, const void *row, float a, float *out, uint32_t n, float *tmp)
 {
-	const float *v = row;
 	switch (type) {
 	case AJAR_TYPE_F32:
-		break;
-	case AJAR_TYPE_F16: {
-		const unsigned char *p = row;
-		for (uint32_t i = 0; i < n; i++) {
-			uint16_t h;
-			memcpy(&h, p + 2 * i, 2);
-			out[i] += a * f16_to_f32_fast(h);
-		}
+		ajar_axpy_f32(a, row, out, n);
 		return;
-	}
+	case AJAR_TYPE_F16:
+		ajar_axpy_f16(a, row, out, n);
+		return;
 	default:
 		ajar_dequantize_row(type, row, tmp, n);
-		v = tmp;
-		break;
+		ajar_axpy_f32(a, tmp, out, n);
+		return;
 	}
-	for (uint32_t i = 0; i < n; i++)
-		out[i] += a * v[i];
 }

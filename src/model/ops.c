@@ -13,17 +13,7 @@
 
 float ops_dot_f32(const float *a, const float *b, int64_t n)
 {
-	/* Eight independent sums so the compiler can keep them in one vector
-	 * register without reassociating a single sum. */
-	float acc[8] = { 0 };
-	int64_t i = 0;
-	for (; i + 8 <= n; i += 8)
-		for (int j = 0; j < 8; j++)
-			acc[j] += a[i + j] * b[i + j];
-	float sum = 0;
-	for (; i < n; i++)
-		sum += a[i] * b[i];
-	return sum + ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+	return ajar_dot_f32(a, b, n);
 }
 
 /*
