@@ -17,14 +17,6 @@ void vecops_axpy_f16_avx512(float a, const void *h, float *y, int64_t n);
 #define W 16
 #define LOAD_H(i) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + 2 * (i))))
 
-static inline float hsum256(__m256 v)
-{
-	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-	s = _mm_add_ss(s, _mm_movehdup_ps(s));
-	return _mm_cvtss_f32(s);
-}
-
 static inline float half_at(const unsigned char *p, int64_t i)
 {
 	uint16_t v;
