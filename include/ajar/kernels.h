@@ -6,7 +6,8 @@
  *
  *   1. each activation row x[t] (n_in floats) is converted once to the
  *      weight type's activation format, ajar_act_type(wtype):
- *        F32, F16, BF16 weights          -> F32 (used as is, no conversion)
+ *        F32, BF16 weights               -> F32 (used as is, no conversion)
+ *        F16                             -> F16 (rounded to nearest even)
  *        Q4_0, Q5_0, Q8_0, IQ4_NL        -> Q8_0 (32 int8 + f16 scale)
  *        Q4_1, Q5_1                      -> Q8_1 (32 int8 + f16 scale + f16 scale*sum)
  *        Q2_K .. Q6_K                    -> Q8_K (256 int8 + f32 scale + 16 int16 sums)
@@ -59,8 +60,8 @@ enum ajar_type ajar_act_type(enum ajar_type wtype);
 /* Bytes of one converted activation row of n values (n a multiple of the
  * weight type's block size). */
 size_t ajar_act_row_size(enum ajar_type wtype, int64_t n);
-/* Converts one row of n floats to act_type (Q8_0, Q8_1 or Q8_K; F32 is a
- * copy). Rounds as llama.cpp's quantize_row_q8_*. */
+/* Converts one row of n floats to act_type (Q8_0, Q8_1, Q8_K or F16; F32 is a
+ * copy). Q8_* round as llama.cpp's quantize_row_q8_*, F16 to nearest even. */
 void ajar_act_quantize(enum ajar_type act_type, const float *x, void *out, int64_t n);
 
 /*
@@ -90,5 +91,12 @@ float ajar_dot_f32(const float *a, const float *b, int64_t n);
 float ajar_dot_f16(const void *h, const float *x, int64_t n); /* h: n IEEE halves, any alignment */
 void ajar_axpy_f32(float a, const float *x, float *y, int64_t n);
 void ajar_axpy_f16(float a, const void *h, float *y, int64_t n);
+/* Over n_rows rows `stride` bytes apart (a KV cache): out[r] = scale *
+ * dot(row r, x), and y += sum_r a[r] * row r. Equal to the one-row forms
+ * applied row by row at the same level (same sums, same order). */
+void ajar_dots_f32(const void *rows, size_t stride, int64_t n_rows, const float *x, int64_t n, float scale, float *out);
+void ajar_dots_f16(const void *rows, size_t stride, int64_t n_rows, const float *x, int64_t n, float scale, float *out);
+void ajar_axpys_f32(const float *a, const void *rows, size_t stride, int64_t n_rows, float *y, int64_t n);
+void ajar_axpys_f16(const float *a, const void *rows, size_t stride, int64_t n_rows, float *y, int64_t n);
 
 #endif

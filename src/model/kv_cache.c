@@ -71,3 +71,39 @@ void kv_axpy(enum ajar_type type, const void *row, float a, float *out, uint32_t
 		return;
 	}
 }
+
+void kv_dots(enum ajar_type type, const void *rows, size_t stride, int32_t n_rows, const float *q, uint32_t n,
+	     float scale, float *out)
+{
+	const unsigned char *p = rows;
+	switch (type) {
+	case AJAR_TYPE_F32:
+		ajar_dots_f32(rows, stride, n_rows, q, n, scale, out);
+		return;
+	case AJAR_TYPE_F16:
+		ajar_dots_f16(rows, stride, n_rows, q, n, scale, out);
+		return;
+	default:
+		for (int32_t i = 0; i < n_rows; i++)
+			out[i] = kv_dot(type, p + (size_t)i * stride, q, n) * scale;
+		return;
+	}
+}
+
+void kv_axpys(enum ajar_type type, const float *a, const void *rows, size_t stride, int32_t n_rows, float *out,
+	      uint32_t n, float *tmp)
+{
+	const unsigned char *p = rows;
+	switch (type) {
+	case AJAR_TYPE_F32:
+		ajar_axpys_f32(a, rows, stride, n_rows, out, n);
+		return;
+	case AJAR_TYPE_F16:
+		ajar_axpys_f16(a, rows, stride, n_rows, out, n);
+		return;
+	default:
+		for (int32_t i = 0; i < n_rows; i++)
+			kv_axpy(type, p + (size_t)i * stride, a[i], out, n, tmp);
+		return;
+	}
+}

@@ -183,12 +183,10 @@ static void step_attention(void *p, int ith, int nth)
 		const unsigned char *vc = cache_row(ctx, ctx->v_cache, seq, s->layer, 0) + hk * ctx->kv_head_bytes;
 		float *out = ctx->att + t * q_dim + h * hd;
 
-		for (int32_t i = 0; i < n_pos; i++)
-			scores[i] = kv_dot(ctx->cache_type, kc + (size_t)i * ctx->kv_pos_bytes, q, hd) * scale;
+		kv_dots(ctx->cache_type, kc, ctx->kv_pos_bytes, n_pos, q, hd, scale, scores);
 		ops_softmax(scores, n_pos);
 		memset(out, 0, hd * sizeof(float));
-		for (int32_t i = 0; i < n_pos; i++)
-			kv_axpy(ctx->cache_type, vc + (size_t)i * ctx->kv_pos_bytes, scores[i], out, hd, tmp);
+		kv_axpys(ctx->cache_type, scores, vc, ctx->kv_pos_bytes, n_pos, out, hd, tmp);
 	}
 }
 

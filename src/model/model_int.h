@@ -105,6 +105,13 @@ void kv_store(enum ajar_type type, void *dst, const float *src, uint32_t n_heads
 float kv_dot(enum ajar_type type, const void *row, const float *q, uint32_t n);
 /* out += a * row; tmp holds n floats of scratch for quantized rows. */
 void kv_axpy(enum ajar_type type, const void *row, float a, float *out, uint32_t n, float *tmp);
+/* The same over n_rows cached rows `stride` bytes apart (attention over
+ * positions): out[i] = scale * dot(row i, q); out += sum_i a[i] * row i.
+ * Equal to kv_dot / kv_axpy row by row. */
+void kv_dots(enum ajar_type type, const void *rows, size_t stride, int32_t n_rows, const float *q, uint32_t n,
+	     float scale, float *out);
+void kv_axpys(enum ajar_type type, const float *a, const void *rows, size_t stride, int32_t n_rows, float *out,
+	      uint32_t n, float *tmp);
 
 /* llama.c */
 enum ajar_err llama_load(struct ajar_model *m) AJAR_MUST_CHECK;

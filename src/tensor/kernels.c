@@ -35,6 +35,7 @@ static const struct kernel_table scalar_table = {
 	.act_quantize = {
 		[AJAR_TYPE_Q8_0] = act_quantize_q8_0_ref,
 		[AJAR_TYPE_Q8_1] = act_quantize_q8_1_ref,
+		[AJAR_TYPE_F16] = act_quantize_f16_ref,
 	},
 	.vec_dot = {
 		[AJAR_TYPE_F32] = vec_dot_f32_ref,
@@ -52,6 +53,7 @@ static const struct kernel_table avx2_table = {
 	.act_quantize = {
 		[AJAR_TYPE_Q8_0] = act_quantize_q8_0_avx2,
 		[AJAR_TYPE_Q8_1] = act_quantize_q8_1_avx2,
+		[AJAR_TYPE_F16] = act_quantize_f16_avx2,
 	},
 	.gemm = {
 		[AJAR_TYPE_F32] = gemm_f32_avx2,
@@ -70,6 +72,7 @@ static const struct kernel_table avx512_table = {
 	.act_quantize = {
 		[AJAR_TYPE_Q8_0] = act_quantize_q8_0_avx512,
 		[AJAR_TYPE_Q8_1] = act_quantize_q8_1_avx512,
+		[AJAR_TYPE_F16] = act_quantize_f16_avx512,
 	},
 	.gemm = {
 		[AJAR_TYPE_F32] = gemm_f32_avx512,
@@ -253,6 +256,8 @@ enum ajar_err ajar_cpu_level_set(enum ajar_cpu_level level)
 enum ajar_type ajar_act_type(enum ajar_type wtype)
 {
 	switch (wtype) {
+	case AJAR_TYPE_F16:
+		return AJAR_TYPE_F16;
 	case AJAR_TYPE_Q4_0:
 	case AJAR_TYPE_Q5_0:
 	case AJAR_TYPE_Q8_0:

@@ -142,6 +142,20 @@ void act_quantize_q8_1_avx2(const float *x, void *out, int64_t n)
 		quantize_block(x + ib * QUANT_BLOCK, dst + (size_t)ib * sizeof(struct block_q8_1), true);
 }
 
+/* Halves for F16 weights: vcvtps2ph rounds to nearest even, as the reference. */
+void act_quantize_f16_avx2(const float *x, void *out, int64_t n)
+{
+	uint8_t *dst = out;
+	int64_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		_mm_storeu_si128((__m128i *)(void *)(dst + 2 * i),
+				 _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+	for (; i < n; i++) {
+		const uint16_t h = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT);
+		memcpy(dst + 2 * i, &h, sizeof(h));
+	}
+}
+
 /* ---- quantized weights ---------------------------------------------------- */
 
 enum qkind { QK_Q4_0, QK_Q4_1, QK_Q5_0, QK_Q5_1, QK_Q8_0 };
@@ -409,6 +423,29 @@ AI float load_w1(enum fkind k, const uint8_t *p)
 	return v;
 }
 
+/* Activations: F16 rows for F16 weights (llama.cpp's vec_dot_type), F32
+ * otherwise. */
+AI size_t a_esize(enum fkind k)
+{
+	return k == FK_F16 ? 2 : 4;
+}
+
+AI __m256 load_x8(enum fkind k, const uint8_t *p)
+{
+	if (k == FK_F16)
+		return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(const void *)p));
+	return _mm256_loadu_ps((const float *)(const void *)p);
+}
+
+AI float load_x1(enum fkind k, const uint8_t *p)
+{
+	if (k == FK_F16)
+		return _cvtsh_ss(load_u16(p));
+	float v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
 #define FR 4
 #define FT 2
 
@@ -440,7 +477,7 @@ AI void frows_group(enum fkind k, int R, int T, const uint8_t *w, size_t w_strid
 		}
 		UNROLL
 		for (int t = 0; t < T; t++)
-			xv[t] = _mm256_loadu_ps((const float *)(const void *)(xa[t] + 4 * (size_t)i));
+			xv[t] = load_x8(k, xa[t] + a_esize(k) * (size_t)i);
 		UNROLL
 		for (int r = 0; r < R; r++) {
 			const __m256 wv = load_w8(k, w + (size_t)r * w_stride + es * (size_t)i);
@@ -455,8 +492,7 @@ AI void frows_group(enum fkind k, int R, int T, const uint8_t *w, size_t w_strid
 		for (int r = 0; r < R; r++) {
 			float v = hsum256(acc[r][t]);
 			for (int64_t i = n8; i < n; i++) {
-				float x;
-				memcpy(&x, xa[t] + 4 * (size_t)i, sizeof(x));
+				const float x = load_x1(k, xa[t] + a_esize(k) * (size_t)i);
 				v += load_w1(k, w + (size_t)r * w_stride + es * (size_t)i) * x;
 			}
 			yt[t][r] = v;

@@ -170,6 +170,21 @@ void act_quantize_q8_1_avx512(const float *x, void *out, int64_t n)
 		quantize_block(x + ib * QUANT_BLOCK, dst + (size_t)ib * sizeof(struct block_q8_1), true);
 }
 
+/* Halves for F16 weights: vcvtps2ph rounds to nearest even, as the reference. */
+void act_quantize_f16_avx512(const float *x, void *out, int64_t n)
+{
+	uint8_t *dst = out;
+	int64_t i = 0;
+	for (; i + 16 <= n; i += 16)
+		_mm256_storeu_si256((__m256i *)(void *)(dst + 2 * i),
+				    _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+	if (i < n) {
+		const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+		_mm256_mask_storeu_epi16(dst + 2 * i, m,
+					 _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, x + i), _MM_FROUND_TO_NEAREST_INT));
+	}
+}
+
 /* ---- quantized weights: the type's constants ---------------------------- */
 
 enum qkind { QK_Q4_0, QK_Q4_1, QK_Q5_0, QK_Q5_1, QK_Q8_0 };
@@ -653,6 +668,16 @@ AI size_t f_esize(enum fkind k)
 	return k == FK_F32 ? 4 : 2;
 }
 
+AI __m512 load_w16_full(enum fkind k, const uint8_t *p)
+{
+	if (k == FK_F32)
+		return _mm512_loadu_ps(p);
+	const __m256i h = _mm256_loadu_si256((const __m256i *)(const void *)p);
+	if (k == FK_F16)
+		return _mm512_cvtph_ps(h);
+	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
 /* 16 weights (`mask` of them) as floats. */
 AI __m512 load_w16(enum fkind k, const uint8_t *p, __mmask16 mask)
 {
@@ -664,8 +689,52 @@ AI __m512 load_w16(enum fkind k, const uint8_t *p, __mmask16 mask)
 	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
 
+/* Activations: F16 rows for F16 weights (llama.cpp's vec_dot_type), F32
+ * otherwise. */
+AI size_t a_esize(enum fkind k)
+{
+	return k == FK_F16 ? 2 : 4;
+}
+
+AI __m512 load_x16_full(enum fkind k, const uint8_t *p)
+{
+	if (k == FK_F16)
+		return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(const void *)p));
+	return _mm512_loadu_ps(p);
+}
+
+AI __m512 load_x16(enum fkind k, const uint8_t *p, __mmask16 mask)
+{
+	if (k == FK_F16)
+		return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, p));
+	return _mm512_maskz_loadu_ps(mask, p);
+}
+
+#ifndef F_ACT_BLOCK_BYTES
+#define F_ACT_BLOCK_BYTES (256 * 1024)
+#endif
 #define FR 4 /* rows per pass */
-#define FT 4 /* tokens per pass, at most */
+#define FT 6 /* tokens per pass, at most */
+
+/* One step of 16 lanes along k for the R x T accumulators; `full` steps
+ * load without a mask (masked loads cost more on some cores). */
+AI void fstep(enum fkind k, int R, int T, const uint8_t *w, size_t w_stride, const uint8_t *const *xa, int64_t i,
+	      __mmask16 m, bool full, __m512 acc[FR][FT])
+{
+	const size_t es = f_esize(k), as = a_esize(k);
+	__m512 xv[FT];
+	UNROLL
+	for (int t = 0; t < T; t++)
+		xv[t] = full ? load_x16_full(k, xa[t] + as * (size_t)i) : load_x16(k, xa[t] + as * (size_t)i, m);
+	UNROLL
+	for (int r = 0; r < R; r++) {
+		const uint8_t *p = w + (size_t)r * w_stride + es * (size_t)i;
+		const __m512 wv = full ? load_w16_full(k, p) : load_w16(k, p, m);
+		UNROLL
+		for (int t = 0; t < T; t++)
+			acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
+	}
+}
 
 /*
  * Lanes along k: y[t][r] for R rows x T tokens, whole rows of n values, one
@@ -678,16 +747,15 @@ AI void frows_group(enum fkind k, int R, int T, const uint8_t *w, size_t w_strid
 {
 	const size_t es = f_esize(k);
 	const size_t group_bytes = (size_t)R * w_stride;
+	const int64_t n16 = n & ~(int64_t)15;
 	__m512 acc[FR][FT];
 	UNROLL
 	for (int r = 0; r < R; r++)
 		UNROLL
 		for (int t = 0; t < T; t++)
 			acc[r][t] = _mm512_setzero_ps();
-	for (int64_t i = 0; i < n; i += 16) {
-		const __mmask16 m = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+	for (int64_t i = 0; i < n16; i += 16) {
 		const char *pf = prefetch_addr(w, group_bytes + (size_t)i * R * es);
-		__m512 xv[FT];
 		if (!prefetch) {
 		} else if (group_bytes <= PREFETCH_L1_MAX) {
 			UNROLL
@@ -698,17 +766,10 @@ AI void frows_group(enum fkind k, int R, int T, const uint8_t *w, size_t w_strid
 			for (size_t o = 0; o <= (size_t)R * 16 * es; o += 64)
 				_mm_prefetch(pf + o, _MM_HINT_T1);
 		}
-		UNROLL
-		for (int t = 0; t < T; t++)
-			xv[t] = _mm512_maskz_loadu_ps(m, xa[t] + 4 * (size_t)i);
-		UNROLL
-		for (int r = 0; r < R; r++) {
-			const __m512 wv = load_w16(k, w + (size_t)r * w_stride + es * (size_t)i, m);
-			UNROLL
-			for (int t = 0; t < T; t++)
-				acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
-		}
+		fstep(k, R, T, w, w_stride, xa, i, 0xffff, true, acc);
 	}
+	if (n16 < n)
+		fstep(k, R, T, w, w_stride, xa, n16, (__mmask16)((1u << (n - n16)) - 1), false, acc);
 	UNROLL
 	for (int t = 0; t < T; t++)
 		UNROLL
@@ -753,20 +814,30 @@ AI void gemm_f(enum fkind k, const void *w, size_t w_stride, int64_t n_in, int64
 			memset(y + (size_t)t * y_stride + r0, 0, (size_t)(r1 - r0) * sizeof(float));
 		return;
 	}
-	for (; r + FR <= r1; r += FR)
-		frows_tokens(k, FR, pw + (size_t)r * w_stride, w_stride, n_in, pa, act_stride, n_tok, y + r, y_stride);
-	switch (r1 - r) { /* the remaining 0 .. FR-1 rows */
-#define FROWS(R) frows_tokens(k, (R) < FR ? (R) : FR - 1, pw + (size_t)r * w_stride, w_stride, n_in, pa, act_stride, \
-			      n_tok, y + r, y_stride); break
-	case 0: break;
-	case 1: FROWS(1);
-	case 2: FROWS(2);
-	case 3: FROWS(3);
-	case 4: FROWS(4);
-	case 5: FROWS(5);
-	case 6: FROWS(6);
-	default: FROWS(7);
+	/* Tokens in blocks whose activations fit in L2 (see F_ACT_BLOCK_BYTES):
+	 * every row group re-reads the block's activations. */
+	int64_t tb = (int64_t)(F_ACT_BLOCK_BYTES / ((size_t)n_in * a_esize(k)));
+	tb = tb < FT ? FT : tb - tb % FT;
+	for (int64_t t0 = 0; t0 < n_tok; t0 += tb) {
+		const int64_t nt = min64(tb, n_tok - t0);
+		const uint8_t *pa_b = pa + (size_t)t0 * act_stride;
+		float *y_b = y + (size_t)t0 * y_stride;
+		for (r = r0; r + FR <= r1; r += FR)
+			frows_tokens(k, FR, pw + (size_t)r * w_stride, w_stride, n_in, pa_b, act_stride, nt, y_b + r,
+				     y_stride);
+		switch (r1 - r) { /* the remaining 0 .. FR-1 rows */
+#define FROWS(R) frows_tokens(k, (R) < FR ? (R) : FR - 1, pw + (size_t)r * w_stride, w_stride, n_in, pa_b, act_stride, \
+			      nt, y_b + r, y_stride); break
+		case 0: break;
+		case 1: FROWS(1);
+		case 2: FROWS(2);
+		case 3: FROWS(3);
+		case 4: FROWS(4);
+		case 5: FROWS(5);
+		case 6: FROWS(6);
+		default: FROWS(7);
 #undef FROWS
+		}
 	}
 }
 

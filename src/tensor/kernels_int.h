@@ -66,9 +66,11 @@ enum ajar_err kernels_parse_level(const char *s, enum ajar_cpu_level max, enum a
 /* llama.cpp's quantize_row_q8_0_ref / quantize_row_q8_1_ref. */
 void act_quantize_q8_0_ref(const float *x, void *out, int64_t n);
 void act_quantize_q8_1_ref(const float *x, void *out, int64_t n);
+/* Halves for F16 weights, rounded to nearest even (every level bit-equal). */
+void act_quantize_f16_ref(const float *x, void *out, int64_t n);
 
-/* F32 / F16 / BF16 rows with F32 activations: f32 products summed in row
- * order (ajar_vec_dot_f32's definition). */
+/* F32 / BF16 rows with F32 activations, F16 rows with F16 activations: f32
+ * products summed in row order (ajar_vec_dot_f32's definition). */
 float vec_dot_f32_ref(const void *w, const void *act, int64_t n);
 float vec_dot_f16_ref(const void *w, const void *act, int64_t n);
 float vec_dot_bf16_ref(const void *w, const void *act, int64_t n);
@@ -85,6 +87,7 @@ float vec_dot_q8_0_ref(const void *w, const void *act, int64_t n);
 
 void act_quantize_q8_0_avx2(const float *x, void *out, int64_t n);
 void act_quantize_q8_1_avx2(const float *x, void *out, int64_t n);
+void act_quantize_f16_avx2(const float *x, void *out, int64_t n);
 void gemm_f32_avx2(const void *w, size_t w_stride, int64_t n_in, int64_t r0, int64_t r1, const void *act,
 		   size_t act_stride, int64_t n_tok, float *y, size_t y_stride);
 void gemm_f16_avx2(const void *w, size_t w_stride, int64_t n_in, int64_t r0, int64_t r1, const void *act,
@@ -106,6 +109,7 @@ void gemm_q8_0_avx2(const void *w, size_t w_stride, int64_t n_in, int64_t r0, in
 
 void act_quantize_q8_0_avx512(const float *x, void *out, int64_t n);
 void act_quantize_q8_1_avx512(const float *x, void *out, int64_t n);
+void act_quantize_f16_avx512(const float *x, void *out, int64_t n);
 void gemm_f32_avx512(const void *w, size_t w_stride, int64_t n_in, int64_t r0, int64_t r1, const void *act,
 		     size_t act_stride, int64_t n_tok, float *y, size_t y_stride);
 void gemm_f16_avx512(const void *w, size_t w_stride, int64_t n_in, int64_t r0, int64_t r1, const void *act,

@@ -107,20 +107,33 @@ float vec_dot_f32_ref(const void *w, const void *act, int64_t n)
 	return sum;
 }
 
-/* f16_to_f32_fast equals ajar_f16_to_f32 on every non-NaN half (test_tensor
- * checks all 65536), so this is ajar_vec_dot_f32(F16, ...) bit for bit. */
+/* F16 weights take F16 activations (llama.cpp's vec_dot_type for F16):
+ * rounded once by act_quantize_f16_ref, they halve the bytes a prompt tile
+ * reads per product. f16_to_f32_fast equals ajar_f16_to_f32 on every
+ * non-NaN half (test_tensor checks all 65536), so this is
+ * ajar_vec_dot_f32(F16, w, x rounded to f16, n) bit for bit. */
 float vec_dot_f16_ref(const void *w, const void *act, int64_t n)
 {
-	const uint8_t *p = w; /* n f16 */
-	const float *x = act;
+	const uint8_t *p = w, *a = act; /* n f16 each */
 	float sum = 0.0f;
 	for (int64_t i = 0; i < n; i++) {
-		uint16_t h;
+		uint16_t h, x;
 		memcpy(&h, p + 2 * i, sizeof(h));
-		const float prod = f16_to_f32_fast(h) * x[i];
+		memcpy(&x, a + 2 * i, sizeof(x));
+		const float prod = f16_to_f32_fast(h) * f16_to_f32_fast(x);
 		sum += prod;
 	}
 	return sum;
+}
+
+/* Round to nearest even, as F16C's vcvtps2ph with imm 0 (ajar_f32_to_f16). */
+void act_quantize_f16_ref(const float *x, void *out, int64_t n)
+{
+	uint8_t *dst = out;
+	for (int64_t i = 0; i < n; i++) {
+		const uint16_t h = ajar_f32_to_f16(x[i]);
+		memcpy(dst + 2 * i, &h, sizeof(h));
+	}
 }
 
 float vec_dot_bf16_ref(const void *w, const void *act, int64_t n)

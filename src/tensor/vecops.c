@@ -16,6 +16,18 @@ float vecops_dot_f32_avx512(const float *a, const float *b, int64_t n);
 float vecops_dot_f16_avx512(const void *h, const float *x, int64_t n);
 void vecops_axpy_f32_avx512(float a, const float *x, float *y, int64_t n);
 void vecops_axpy_f16_avx512(float a, const void *h, float *y, int64_t n);
+void vecops_dots_f32_avx2(const void *rows, size_t stride, int64_t n_rows, const float *x, int64_t n, float scale,
+			 float *out);
+void vecops_dots_f16_avx2(const void *rows, size_t stride, int64_t n_rows, const float *x, int64_t n, float scale,
+			 float *out);
+void vecops_axpys_f32_avx2(const float *a, const void *rows, size_t stride, int64_t n_rows, float *y, int64_t n);
+void vecops_axpys_f16_avx2(const float *a, const void *rows, size_t stride, int64_t n_rows, float *y, int64_t n);
+void vecops_dots_f32_avx512(const void *rows, size_t stride, int64_t n_rows, const float *x, int64_t n, float scale,
+			 float *out);
+void vecops_dots_f16_avx512(const void *rows, size_t stride, int64_t n_rows, const float *x, int64_t n, float scale,
+			 float *out);
+void vecops_axpys_f32_avx512(const float *a, const void *rows, size_t stride, int64_t n_rows, float *y, int64_t n);
+void vecops_axpys_f16_avx512(const float *a, const void *rows, size_t stride, int64_t n_rows, float *y, int64_t n);
 
 /* Scalar references: plain sums in index order. */
 static float dot_f32_ref(const float *a, const float *b, int64_t n)
@@ -87,5 +99,58 @@ void ajar_axpy_f16(float a, const void *h, float *y, int64_t n)
 	case AJAR_CPU_AVX512: vecops_axpy_f16_avx512(a, h, y, n); return;
 	case AJAR_CPU_AVX2: vecops_axpy_f16_avx2(a, h, y, n); return;
 	default: axpy_f16_ref(a, h, y, n); return;
+	}
+}
+
+/* The many-row forms: the one-row references row by row. */
+void ajar_dots_f32(const void *rows, size_t stride, int64_t n_rows, const float *x, int64_t n, float scale, float *out)
+{
+	const unsigned char *p = rows;
+	switch (ajar_cpu_level()) {
+	case AJAR_CPU_AVX512: vecops_dots_f32_avx512(rows, stride, n_rows, x, n, scale, out); return;
+	case AJAR_CPU_AVX2: vecops_dots_f32_avx2(rows, stride, n_rows, x, n, scale, out); return;
+	default:
+		for (int64_t r = 0; r < n_rows; r++)
+			out[r] = dot_f32_ref((const float *)(const void *)(p + (size_t)r * stride), x, n) * scale;
+		return;
+	}
+}
+
+void ajar_dots_f16(const void *rows, size_t stride, int64_t n_rows, const float *x, int64_t n, float scale, float *out)
+{
+	const unsigned char *p = rows;
+	switch (ajar_cpu_level()) {
+	case AJAR_CPU_AVX512: vecops_dots_f16_avx512(rows, stride, n_rows, x, n, scale, out); return;
+	case AJAR_CPU_AVX2: vecops_dots_f16_avx2(rows, stride, n_rows, x, n, scale, out); return;
+	default:
+		for (int64_t r = 0; r < n_rows; r++)
+			out[r] = dot_f16_ref(p + (size_t)r * stride, x, n) * scale;
+		return;
+	}
+}
+
+void ajar_axpys_f32(const float *a, const void *rows, size_t stride, int64_t n_rows, float *y, int64_t n)
+{
+	const unsigned char *p = rows;
+	switch (ajar_cpu_level()) {
+	case AJAR_CPU_AVX512: vecops_axpys_f32_avx512(a, rows, stride, n_rows, y, n); return;
+	case AJAR_CPU_AVX2: vecops_axpys_f32_avx2(a, rows, stride, n_rows, y, n); return;
+	default:
+		for (int64_t r = 0; r < n_rows; r++)
+			axpy_f32_ref(a[r], (const float *)(const void *)(p + (size_t)r * stride), y, n);
+		return;
+	}
+}
+
+void ajar_axpys_f16(const float *a, const void *rows, size_t stride, int64_t n_rows, float *y, int64_t n)
+{
+	const unsigned char *p = rows;
+	switch (ajar_cpu_level()) {
+	case AJAR_CPU_AVX512: vecops_axpys_f16_avx512(a, rows, stride, n_rows, y, n); return;
+	case AJAR_CPU_AVX2: vecops_axpys_f16_avx2(a, rows, stride, n_rows, y, n); return;
+	default:
+		for (int64_t r = 0; r < n_rows; r++)
+			axpy_f16_ref(a[r], p + (size_t)r * stride, y, n);
+		return;
 	}
 }

@@ -169,7 +169,10 @@ static double exact_dot(enum ajar_type t, const uint8_t *w, const uint8_t *act, 
 			const int len = n - i < 32 ? (int)(n - i) : 32;
 			float x[32];
 			ajar_dequantize_row(t, w + (size_t)i * ajar_row_size(t, 1), wf, len);
-			memcpy(x, act + 4 * (size_t)i, (size_t)len * sizeof(float));
+			if (ajar_act_type(t) == AJAR_TYPE_F16) /* F16 weights take F16 activations */
+				ajar_dequantize_row(AJAR_TYPE_F16, act + 2 * (size_t)i, x, len);
+			else
+				memcpy(x, act + 4 * (size_t)i, (size_t)len * sizeof(float));
 			for (int k = 0; k < len; k++) {
 				sum += (double)wf[k] * x[k];
 				a += fabs((double)wf[k] * x[k]);
@@ -348,7 +351,7 @@ static void test_formats(void)
 	CHECK(!ajar_gemm_supports((enum ajar_type)99));
 
 	CHECK_EQ_INT(ajar_act_type(AJAR_TYPE_F32), AJAR_TYPE_F32);
-	CHECK_EQ_INT(ajar_act_type(AJAR_TYPE_F16), AJAR_TYPE_F32);
+	CHECK_EQ_INT(ajar_act_type(AJAR_TYPE_F16), AJAR_TYPE_F16);
 	CHECK_EQ_INT(ajar_act_type(AJAR_TYPE_BF16), AJAR_TYPE_F32);
 	CHECK_EQ_INT(ajar_act_type(AJAR_TYPE_Q4_0), AJAR_TYPE_Q8_0);
 	CHECK_EQ_INT(ajar_act_type(AJAR_TYPE_Q5_0), AJAR_TYPE_Q8_0);
@@ -359,7 +362,8 @@ static void test_formats(void)
 	CHECK_EQ_INT(ajar_act_type(AJAR_TYPE_Q4_K), AJAR_TYPE_Q8_K);
 	CHECK_EQ_INT(ajar_act_type(AJAR_TYPE_Q6_K), AJAR_TYPE_Q8_K);
 
-	CHECK_EQ_INT(ajar_act_row_size(AJAR_TYPE_F16, 64), 256);
+	CHECK_EQ_INT(ajar_act_row_size(AJAR_TYPE_F16, 64), 128);
+	CHECK_EQ_INT(ajar_act_row_size(AJAR_TYPE_BF16, 64), 256);
 	CHECK_EQ_INT(ajar_act_row_size(AJAR_TYPE_Q4_0, 64), 68);
 	CHECK_EQ_INT(ajar_act_row_size(AJAR_TYPE_Q5_1, 64), 72);
 	CHECK_EQ_INT(ajar_act_row_size(AJAR_TYPE_Q4_K, 512), 584);
@@ -411,13 +415,47 @@ static void test_act_quantize_ref(void)
 	}
 }
 
+/* F16 activations (for F16 weights) round to nearest even at every level,
+ * bit for bit as ajar_f32_to_f16, for lengths with vector tails too, and
+ * infinities, overflow and subnormals included. */
+static void test_act_f16_levels(void)
+{
+	enum ajar_cpu_level levels[3];
+	const int nl = available_levels(levels);
+	static const int64_t ns[] = { 1, 7, 15, 16, 17, 31, 45, 100 };
+	float x[100];
+	uint8_t got[2 * 100 + 1];
+	fill_values(x, 100);
+	x[0] = 65520.0f;      /* rounds to infinity */
+	x[1] = -INFINITY;
+	x[2] = 3e-8f;         /* subnormal half */
+	x[3] = 2.9802322e-08f; /* half the smallest subnormal: ties to even (zero) */
+	x[4] = 1.0009765625f; /* exact half, 1 + 2^-10 */
+	x[5] = 1.00048828125f; /* tie between 1 and 1 + 2^-10: to even */
+	for (size_t in = 0; in < NELEM(ns); in++) {
+		const int64_t n = ns[in];
+		for (int il = 0; il < nl; il++) {
+			set_level(levels[il]);
+			ajar_act_quantize(AJAR_TYPE_F16, x, got + 1, n);
+			for (int64_t i = 0; i < n; i++) {
+				uint16_t h;
+				memcpy(&h, got + 1 + 2 * i, 2);
+				CHECK_MSG(h == ajar_f32_to_f16(x[i]), "%s n=%lld i=%lld: %04x vs %04x",
+					  ajar_cpu_level_name(levels[il]), (long long)n, (long long)i, h,
+					  ajar_f32_to_f16(x[i]));
+			}
+		}
+	}
+	set_level(ajar_cpu_level_max());
+}
+
 /* Every level quantizes byte for byte as the scalar level. */
 static void test_act_quantize_levels(void)
 {
 	enum ajar_cpu_level levels[3];
 	const int nl = available_levels(levels);
 	const int64_t ns[] = { 32, 64, 96, 256, 4096 + 32, 11008 };
-	const enum ajar_type ats[] = { AJAR_TYPE_Q8_0, AJAR_TYPE_Q8_1 };
+	const enum ajar_type ats[] = { AJAR_TYPE_Q8_0, AJAR_TYPE_Q8_1, AJAR_TYPE_F16 };
 
 	for (size_t in = 0; in < NELEM(ns); in++) {
 		const int64_t n = ns[in];
@@ -479,7 +517,14 @@ static void test_vec_dot_ref(void)
 						  ajar_type_name(t), (long long)n, got, exact, tol);
 
 					/* (d): quantization error of the activations */
-					const float ref = ajar_vec_dot_f32(t, w, x, n);
+					float ref = ajar_vec_dot_f32(t, w, x, n);
+					if (p.atype == AJAR_TYPE_F16) { /* the activations as the kernel sees them */
+						float *xr = malloc((size_t)n * sizeof(float));
+						for (int64_t k = 0; k < n; k++)
+							xr[k] = ajar_f16_to_f32(ajar_f32_to_f16(x[k]));
+						ref = ajar_vec_dot_f32(t, w, xr, n);
+						free(xr);
+					}
 					if (is_plain(t)) {
 						CHECK(got == ref); /* same products, same order */
 						continue;
@@ -641,6 +686,7 @@ int main(void)
 	RUN(test_formats);
 	RUN(test_act_quantize_ref);
 	RUN(test_act_quantize_levels);
+	RUN(test_act_f16_levels);
 	RUN(test_vec_dot_ref);
 	RUN(test_gemm_levels);
 	RUN(test_gemm_tiles);
