@@ -9,6 +9,7 @@
 #include "ajar/kernels.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 float ops_dot_f32(const float *a, const float *b, int64_t n)
@@ -41,6 +42,8 @@ struct matmul_task {
 	enum ajar_type act_type;
 	int64_t n_in;
 	uint32_t n_tok;
+	atomic_long next_chunk; /* the first chunk no thread has taken */
+	long grab;              /* chunks taken at a time */
 };
 
 static void act_worker(void *p, int ith, int nth)
@@ -52,11 +55,9 @@ static void act_worker(void *p, int ith, int nth)
 		ajar_act_quantize(mt->act_type, mt->x + t * mt->x_stride, (char *)mt->act + t * mt->act_stride, mt->n_in);
 }
 
-static void gemm_worker(void *p, int ith, int nth)
+/* Computes chunks [b, e) of the concatenated rows. */
+static void gemm_chunks(const struct matmul_task *mt, long b, long e)
 {
-	const struct matmul_task *mt = p;
-	long b, e;
-	threadpool_split(mt->chunk_start[mt->n_w], ith, nth, &b, &e);
 	for (int i = 0; i < mt->n_w && b < e; i++) {
 		/* the part of [b, e) that falls in weight i */
 		int64_t lo = b > mt->chunk_start[i] ? b : mt->chunk_start[i];
@@ -70,6 +71,26 @@ static void gemm_worker(void *p, int ith, int nth)
 			r1 = w->n_out;
 		ajar_gemm(w->type, w->data, w->row_bytes, w->n_in, r0, r1, mt->act, mt->act_stride, mt->n_tok, mt->y[i],
 			  mt->y_stride[i]);
+	}
+}
+
+/*
+ * Threads take runs of `grab` chunks from a shared counter until none are
+ * left, so a thread slowed by anything (a busier core, an interrupt) takes
+ * fewer and both finish together. Every output row is computed the same way
+ * whichever thread takes it: results do not depend on the split.
+ */
+static void gemm_worker(void *p, int ith, int nth)
+{
+	struct matmul_task *mt = p;
+	const long n = mt->chunk_start[mt->n_w];
+	(void)ith;
+	(void)nth;
+	for (;;) {
+		long b = atomic_fetch_add_explicit(&mt->next_chunk, mt->grab, memory_order_relaxed);
+		if (b >= n)
+			return;
+		gemm_chunks(mt, b, b + mt->grab < n ? b + mt->grab : n);
 	}
 }
 
@@ -101,6 +122,10 @@ void ops_matmul_multi(struct ajar_context *ctx, int n_w, const struct weight *co
 		mt.act_stride = ajar_act_row_size(ws[0]->type, mt.n_in);
 		threadpool_run(ctx->pool, act_worker, &mt);
 	}
+	atomic_init(&mt.next_chunk, 0);
+	mt.grab = mt.chunk_start[n] / (8L * threadpool_size(ctx->pool));
+	if (mt.grab < 1)
+		mt.grab = 1;
 	threadpool_run(ctx->pool, gemm_worker, &mt);
 	if (n < n_w)
 		ops_matmul_multi(ctx, n_w - n, ws + n, ys + n, y_strides + n, x, x_stride, n_tok);

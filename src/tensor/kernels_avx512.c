@@ -383,20 +383,39 @@ AI void rows_groups(enum qkind k, int T, const uint8_t *w, size_t w_stride, int6
 	}
 }
 
-/* Rows [r0, r1) against n_tok tokens, ROWS_T at a time. */
+/* Rows [r0, r1) against tokens [0, T) from xa, ROWS_R rows at a time. */
+AI void rows_groups_at(enum qkind k, int T, const uint8_t *w, size_t w_stride, int64_t nb, int64_t r0, int64_t r1,
+		       const uint8_t *act, size_t act_stride, int64_t t0, int64_t n_tok, float *y, size_t y_stride)
+{
+	const uint8_t *xa[ROWS_T];
+	for (int t = 0; t < ROWS_T; t++) /* rows past n_tok: unused, kept in bounds */
+		xa[t] = act + (size_t)min64(t0 + t, n_tok - 1) * act_stride;
+	rows_groups(k, T, w, w_stride, nb, r0, r1, xa, y + (size_t)t0 * y_stride, y_stride);
+}
+
+/*
+ * Rows [r0, r1) against n_tok tokens, ROWS_T at a time. Row ranges of
+ * ROWS_SPAN rows take every token before the next range starts, so a few
+ * tokens more than ROWS_T (a batch of decoding sequences) read the weights
+ * from memory once: the later token passes find the span in L2.
+ */
+#define ROWS_SPAN_BYTES (128 * 1024)
 AI void gemm_rows(enum qkind k, const uint8_t *w, size_t w_stride, int64_t nb, int64_t r0, int64_t r1,
 		  const uint8_t *act, size_t act_stride, int64_t n_tok, float *y, size_t y_stride)
 {
-	for (int64_t t0 = 0; t0 < n_tok; t0 += ROWS_T) {
-		const uint8_t *xa[ROWS_T];
-		float *yc = y + (size_t)t0 * y_stride;
-		for (int t = 0; t < ROWS_T; t++) /* rows past n_tok: unused, kept in bounds */
-			xa[t] = act + (size_t)min64(t0 + t, n_tok - 1) * act_stride;
-		switch (min64(ROWS_T, n_tok - t0)) {
-		case 1: rows_groups(k, 1, w, w_stride, nb, r0, r1, xa, yc, y_stride); break;
-		case 2: rows_groups(k, 2, w, w_stride, nb, r0, r1, xa, yc, y_stride); break;
-		case 3: rows_groups(k, 3, w, w_stride, nb, r0, r1, xa, yc, y_stride); break;
-		default: rows_groups(k, 4, w, w_stride, nb, r0, r1, xa, yc, y_stride); break;
+	int64_t span = w_stride ? (int64_t)(ROWS_SPAN_BYTES / w_stride) : r1 - r0; /* one row: stride unused */
+	span = span < ROWS_R ? ROWS_R : span - span % ROWS_R;
+	for (int64_t rs = r0; rs < r1; rs += span) {
+		const int64_t re = min64(rs + span, r1);
+		for (int64_t t0 = 0; t0 < n_tok; t0 += ROWS_T) {
+			switch (min64(ROWS_T, n_tok - t0)) {
+#define RG(T) rows_groups_at(k, T, w, w_stride, nb, rs, re, act, act_stride, t0, n_tok, y, y_stride); break
+			case 1: RG(1);
+			case 2: RG(2);
+			case 3: RG(3);
+			default: RG(4);
+#undef RG
+			}
 		}
 	}
 }
@@ -804,6 +823,39 @@ AI void frows_tokens(enum fkind k, int R, const uint8_t *w, size_t w_stride, int
 	}
 }
 
+/*
+ * Decoding one token: rows one after another, so the weights are read as a
+ * single forward stream, which the hardware prefetchers follow (a group of
+ * rows read side by side is one stream per row). Four accumulators per row.
+ */
+AI void frows_single(enum fkind k, const uint8_t *w, size_t w_stride, int64_t n, int64_t r0, int64_t r1,
+		     const uint8_t *x, float *y)
+{
+	const size_t es = f_esize(k), as = a_esize(k);
+	const int64_t n64 = n & ~(int64_t)63, n16 = n & ~(int64_t)15;
+	for (int64_t r = r0; r < r1; r++) {
+		const uint8_t *wr = w + (size_t)r * w_stride;
+		__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+		int64_t i = 0;
+		for (; i < n64; i += 64) {
+			a0 = _mm512_fmadd_ps(load_w16_full(k, wr + es * (size_t)i), load_x16_full(k, x + as * (size_t)i), a0);
+			a1 = _mm512_fmadd_ps(load_w16_full(k, wr + es * (size_t)(i + 16)),
+					     load_x16_full(k, x + as * (size_t)(i + 16)), a1);
+			a2 = _mm512_fmadd_ps(load_w16_full(k, wr + es * (size_t)(i + 32)),
+					     load_x16_full(k, x + as * (size_t)(i + 32)), a2);
+			a3 = _mm512_fmadd_ps(load_w16_full(k, wr + es * (size_t)(i + 48)),
+					     load_x16_full(k, x + as * (size_t)(i + 48)), a3);
+		}
+		for (; i < n16; i += 16)
+			a0 = _mm512_fmadd_ps(load_w16_full(k, wr + es * (size_t)i), load_x16_full(k, x + as * (size_t)i), a0);
+		if (i < n) {
+			const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+			a1 = _mm512_fmadd_ps(load_w16(k, wr + es * (size_t)i, m), load_x16(k, x + as * (size_t)i, m), a1);
+		}
+		y[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+	}
+}
+
 AI void gemm_f(enum fkind k, const void *w, size_t w_stride, int64_t n_in, int64_t r0, int64_t r1, const void *act,
 	       size_t act_stride, int64_t n_tok, float *y, size_t y_stride)
 {
@@ -812,6 +864,10 @@ AI void gemm_f(enum fkind k, const void *w, size_t w_stride, int64_t n_in, int64
 	if (n_in == 0) {
 		for (int64_t t = 0; t < n_tok; t++)
 			memset(y + (size_t)t * y_stride + r0, 0, (size_t)(r1 - r0) * sizeof(float));
+		return;
+	}
+	if (n_tok == 1) {
+		frows_single(k, pw, w_stride, n_in, r0, r1, pa, y);
 		return;
 	}
 	/* Tokens in blocks whose activations fit in L2 (see F_ACT_BLOCK_BYTES):
