@@ -446,23 +446,26 @@ struct tile_w {
 /* Stands in for rows past the end of a partial tile: levels 0, d = m = 0. */
 static const uint8_t zero_blocks[KC * 34];
 
-AI void tile_prep_act(enum qkind k, const uint8_t *act, size_t act_stride, int tc, int kc, struct tile_act *ta)
+/* Activation fields of tokens [0, tc) x blocks [0, kc): entry [b * ld + t]. */
+AI void tile_prep_act(enum qkind k, const uint8_t *act, size_t act_stride, int tc, int kc, float *dx, int32_t *bias,
+		      float *sx, size_t ld)
 {
 	const size_t as = a_bsize(k);
 	for (int t = 0; t < tc; t++) {
 		const uint8_t *xa = act + (size_t)t * act_stride;
 		for (int b = 0; b < kc; b++) {
 			const uint8_t *blk = xa + (size_t)b * as;
-			ta->dx[b][t] = load_f16(blk);
+			const size_t at = (size_t)b * ld + (size_t)t;
+			dx[at] = load_f16(blk);
 			if (q_has_m(k))
-				ta->s[b][t] = load_f16(blk + 2);
+				sx[at] = load_f16(blk + 2);
 			if (q_offset(k)) {
 				const __m256i x = _mm256_loadu_si256((const __m256i *)(blk + a_qs_off(k)));
 				const __m256i s8 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), x);
 				const __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
 				const __m128i s2 = _mm_add_epi32(s4, _mm_unpackhi_epi64(s4, s4));
 				const int sum = _mm_cvtsi128_si32(s2) + _mm_extract_epi32(s2, 1);
-				ta->bias[b][t] = -q_offset(k) * sum;
+				bias[at] = -q_offset(k) * sum;
 			}
 		}
 	}
@@ -557,8 +560,9 @@ AI void tile_repack(enum qkind k, const uint8_t *const *rows, int kc, struct til
  * adds to y unless `first`. xa: activation row of token 0 of the micro-tile
  * at the chunk's first block; tt: the micro-tile's first token in the chunk.
  */
-AI void tile_micro(enum qkind k, int T, const struct tile_w *tw, const struct tile_act *ta, int kc, int tt,
-		   const uint8_t *xa, size_t act_stride, float *y, size_t y_stride, __mmask16 rmask, bool first)
+AI void tile_micro(enum qkind k, int T, const struct tile_w *tw, const float *dx, const int32_t *bias, const float *sx,
+		   size_t ld, int kc, int tt, const uint8_t *xa, size_t act_stride, float *y, size_t y_stride,
+		   __mmask16 rmask, bool first)
 {
 	const size_t as = a_bsize(k);
 	__m512 acc[TT];
@@ -570,7 +574,7 @@ AI void tile_micro(enum qkind k, int T, const struct tile_w *tw, const struct ti
 		const uint8_t *xb = xa + (size_t)b * as + a_qs_off(k);
 		UNROLL
 		for (int t = 0; t < T; t++)
-			ai[t] = q_offset(k) ? _mm512_set1_epi32(ta->bias[b][tt + t]) : _mm512_setzero_si512();
+			ai[t] = q_offset(k) ? _mm512_set1_epi32(bias[(size_t)b * ld + (size_t)(tt + t)]) : _mm512_setzero_si512();
 		UNROLL
 		for (int j = 0; j < 8; j++) {
 			const __m512i wv = tw->q[b][j];
@@ -581,10 +585,10 @@ AI void tile_micro(enum qkind k, int T, const struct tile_w *tw, const struct ti
 		}
 		UNROLL
 		for (int t = 0; t < T; t++) {
-			const __m512 scale = _mm512_mul_ps(tw->dw[b], _mm512_set1_ps(ta->dx[b][tt + t]));
+			const __m512 scale = _mm512_mul_ps(tw->dw[b], _mm512_set1_ps(dx[(size_t)b * ld + (size_t)(tt + t)]));
 			acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ai[t]), scale, acc[t]);
 			if (q_has_m(k))
-				acc[t] = _mm512_fmadd_ps(tw->dm[b], _mm512_set1_ps(ta->s[b][tt + t]), acc[t]);
+				acc[t] = _mm512_fmadd_ps(tw->dm[b], _mm512_set1_ps(sx[(size_t)b * ld + (size_t)(tt + t)]), acc[t]);
 		}
 	}
 	UNROLL
@@ -592,9 +596,77 @@ AI void tile_micro(enum qkind k, int T, const struct tile_w *tw, const struct ti
 		_mm512_mask_storeu_ps(y + (size_t)t * y_stride, rmask, acc[t]);
 }
 
+/*
+ * A few tokens (a batch of decoding sequences): each 16-row tile takes all
+ * its blocks before the next tile starts, so the weights stream from memory
+ * row range by row range (the prompt order walks every row once per chunk
+ * of blocks, a strided pattern that DRAM serves badly). The activation
+ * fields of all blocks are prepared once per call.
+ */
+#define FEW_TOK 16
+#define FEW_NB 256
+struct few_act {
+	float dx[FEW_NB * FEW_TOK];
+	int32_t bias[FEW_NB * FEW_TOK];
+	float s[FEW_NB * FEW_TOK];
+};
+
+AI void gemm_tiles_few(enum qkind k, const uint8_t *w, size_t w_stride, int64_t nb, int64_t r0, int64_t r1,
+		       const uint8_t *act, size_t act_stride, int tc, float *y, size_t y_stride)
+{
+	const size_t bs = q_bsize(k), as = a_bsize(k);
+	struct few_act fa;
+	struct tile_w tw;
+
+	tile_prep_act(k, act, act_stride, tc, (int)nb, fa.dx, fa.bias, fa.s, FEW_TOK);
+	for (int64_t r = r0; r < r1; r += TILE_ROWS) {
+		const int nr = (int)min64(TILE_ROWS, r1 - r);
+		const __mmask16 rmask = (__mmask16)((1u << nr) - 1);
+		for (int64_t b0 = 0; b0 < nb; b0 += KC) {
+			const int kc = (int)min64(KC, nb - b0);
+			const uint8_t *rows[TILE_ROWS];
+			UNROLL
+			for (int i = 0; i < TILE_ROWS; i++)
+				rows[i] = i < nr ? w + (size_t)(r + i) * w_stride + (size_t)b0 * bs : zero_blocks;
+			tile_repack(k, rows, kc, &tw);
+			/* the same chunk of the next tile, a tile ahead of use */
+			for (int64_t i = r + TILE_ROWS; i < r1 && i < r + 2 * TILE_ROWS; i++) {
+				const uint8_t *pf = w + (size_t)i * w_stride + (size_t)b0 * bs;
+				for (size_t off = 0; off < (size_t)kc * bs; off += 64)
+					_mm_prefetch((const char *)pf + off, _MM_HINT_T1);
+				_mm_prefetch((const char *)pf + (size_t)kc * bs - 1, _MM_HINT_T1);
+			}
+			for (int tt = 0; tt < tc; tt += TT) {
+				const uint8_t *xa = act + (size_t)tt * act_stride + (size_t)b0 * as;
+				float *yt = y + (size_t)tt * y_stride + r;
+				const float *dx = fa.dx + (size_t)b0 * FEW_TOK, *sx = fa.s + (size_t)b0 * FEW_TOK;
+				const int32_t *bias = fa.bias + (size_t)b0 * FEW_TOK;
+				switch (tc - tt >= TT ? TT : tc - tt) {
+#define MICRO(T)                                                                                                 \
+	tile_micro(k, T, &tw, dx, bias, sx, FEW_TOK, kc, tt, xa, act_stride, yt, y_stride, rmask, b0 == 0);       \
+	break
+				case 1: MICRO(1);
+				case 2: MICRO(2);
+				case 3: MICRO(3);
+				case 4: MICRO(4);
+				case 5: MICRO(5);
+				case 6: MICRO(6);
+				case 7: MICRO(7);
+				default: MICRO(TT);
+#undef MICRO
+				}
+			}
+		}
+	}
+}
+
 AI void gemm_tiles(enum qkind k, const uint8_t *w, size_t w_stride, int64_t nb, int64_t r0, int64_t r1,
 		   const uint8_t *act, size_t act_stride, int64_t n_tok, float *y, size_t y_stride)
 {
+	if (n_tok <= FEW_TOK && nb <= FEW_NB) {
+		gemm_tiles_few(k, w, w_stride, nb, r0, r1, act, act_stride, (int)n_tok, y, y_stride);
+		return;
+	}
 	const size_t bs = q_bsize(k), as = a_bsize(k);
 	struct tile_act ta;
 	struct tile_w tw;
@@ -605,7 +677,8 @@ AI void gemm_tiles(enum qkind k, const uint8_t *w, size_t w_stride, int64_t nb, 
 		float *y_c = y + (size_t)t0 * y_stride;
 		for (int64_t b0 = 0; b0 < nb; b0 += KC) {
 			const int kc = (int)min64(KC, nb - b0);
-			tile_prep_act(k, act_c + (size_t)b0 * as, act_stride, tc, kc, &ta);
+			tile_prep_act(k, act_c + (size_t)b0 * as, act_stride, tc, kc, &ta.dx[0][0], &ta.bias[0][0], &ta.s[0][0],
+				      TC);
 			for (int64_t r = r0; r < r1; r += TILE_ROWS) {
 				const int nr = (int)min64(TILE_ROWS, r1 - r);
 				const __mmask16 rmask = (__mmask16)((1u << nr) - 1);
@@ -625,7 +698,10 @@ AI void gemm_tiles(enum qkind k, const uint8_t *w, size_t w_stride, int64_t nb, 
 					const uint8_t *xa = act_c + (size_t)tt * act_stride + (size_t)b0 * as;
 					float *yt = y_c + (size_t)tt * y_stride + r;
 					switch (tc - tt >= TT ? TT : tc - tt) {
-#define MICRO(T) tile_micro(k, T, &tw, &ta, kc, tt, xa, act_stride, yt, y_stride, rmask, b0 == 0); break
+#define MICRO(T)                                                                                                 \
+	tile_micro(k, T, &tw, &ta.dx[0][0], &ta.bias[0][0], &ta.s[0][0], TC, kc, tt, xa, act_stride, yt, y_stride, \
+		   rmask, b0 == 0);                                                                              \
+	break
 					case 1: MICRO(1);
 					case 2: MICRO(2);
 					case 3: MICRO(3);
