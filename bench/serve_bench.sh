@@ -11,8 +11,10 @@
 # (all tokens / wall time), time to first token p50/p99, errors; then the
 # ratio of tokens/s at the most clients to tokens/s at 1 client. With
 # ROBUST=1 (the default) a last run against ajar mixes malformed and aborted
-# requests in (serve_load --robust) and checks /health and that
-# ajar_slots_busy is back to 0.
+# requests in (serve_load --robust, ROBUST_REQUESTS of them) and checks
+# /health, that ajar_slots_busy is back to 0, and that the server's resident
+# memory (VmRSS) after it is within RSS_SLACK_KB of its level after the
+# client series (every slot and buffer touched: the idle level under load).
 #
 # Environment:
 #   AJAR          ajar binary (default build/release/ajar)
@@ -27,6 +29,8 @@
 #   CTX           context positions per slot (default 512)
 #   CACHE_TYPE    ajar's KV cache type (default f16, llama-server's default)
 #   ROBUST        1 (default): also run the robustness mix against ajar; 0: skip
+#   ROBUST_REQUESTS  requests in the robustness mix (default 2000)
+#   RSS_SLACK_KB  allowed growth of VmRSS over the mix (default 8192)
 #   CC            C compiler for serve_load.c (default cc; needs libcurl's headers)
 #   OUT           also write the report there
 # Needs python3 (to read serve_load's JSON) and curl (to wait for /health).
@@ -46,6 +50,8 @@ THREADS=${THREADS:-2}
 CTX=${CTX:-512}
 CACHE_TYPE=${CACHE_TYPE:-f16}
 ROBUST=${ROBUST:-1}
+ROBUST_REQUESTS=${ROBUST_REQUESTS:-2000}
+RSS_SLACK_KB=${RSS_SLACK_KB:-8192}
 CC=${CC:-cc}
 OUT=${OUT:-}
 
@@ -93,6 +99,11 @@ stop_server() {
 	kill "$server_pid" 2>/dev/null || true
 	wait "$server_pid" 2>/dev/null || true
 	server_pid=
+}
+
+# rss_kb PID: resident memory of a process in kB.
+rss_kb() {
+	sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"
 }
 
 start_ajar() {
@@ -144,12 +155,20 @@ start_ajar
 run_series ajar
 robust_report=
 if [ "$ROBUST" = 1 ]; then
-	say "ajar: robustness mix ($PARALLEL clients)"
-	if "$tmp/serve_load" -u "$url" -c "$PARALLEL" -n $((PARALLEL * 3)) -m 16 -w 0 --robust >"$tmp/robust.txt" 2>"$tmp/robust.err"; then
+	rss_before=$(rss_kb "$server_pid")
+	say "ajar: robustness mix ($PARALLEL clients, $ROBUST_REQUESTS requests; VmRSS now $rss_before kB)"
+	if "$tmp/serve_load" -u "$url" -c "$PARALLEL" -n "$ROBUST_REQUESTS" -m 8 -w 0 --robust >"$tmp/robust.txt" 2>"$tmp/robust.err"; then
 		robust_report="passed"
 	else
 		robust_report="FAILED"
 		cat "$tmp/robust.err" >&2
+	fi
+	sleep 1 # let the last aborted streams' slots be freed
+	rss_after=$(rss_kb "$server_pid")
+	if [ $((rss_after - rss_before)) -gt "$RSS_SLACK_KB" ]; then
+		robust_report="FAILED (VmRSS grew from $rss_before kB to $rss_after kB)"
+	else
+		robust_report="$robust_report; VmRSS $rss_before kB before, $rss_after kB after ($ROBUST_REQUESTS requests)"
 	fi
 fi
 stop_server
@@ -196,7 +215,7 @@ echo "$report"
 if [ -n "$OUT" ]; then
 	echo "$report" >"$OUT"
 fi
-if [ -n "$robust_report" ] && [ "$robust_report" != passed ]; then
+if [ -n "$robust_report" ] && [ "${robust_report#passed}" = "$robust_report" ]; then
 	sed 's/^/    /' "$tmp/robust.txt" >&2
 	exit 1
 fi
