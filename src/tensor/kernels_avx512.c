@@ -596,6 +596,26 @@ AI void tile_micro(enum qkind k, int T, const struct tile_w *tw, const float *dx
 		_mm512_mask_storeu_ps(y + (size_t)t * y_stride, rmask, acc[t]);
 }
 
+/* tile_micro for n = 1..TT tokens, a constant T in each case so each
+ * instance unrolls fully. */
+AI void tile_micro_n(enum qkind k, int n, const struct tile_w *tw, const float *dx, const int32_t *bias,
+		     const float *sx, size_t ld, int kc, int tt, const uint8_t *xa, size_t act_stride, float *y,
+		     size_t y_stride, __mmask16 rmask, bool first)
+{
+	switch (n) {
+#define MICRO(T) tile_micro(k, T, tw, dx, bias, sx, ld, kc, tt, xa, act_stride, y, y_stride, rmask, first); break
+	case 1: MICRO(1);
+	case 2: MICRO(2);
+	case 3: MICRO(3);
+	case 4: MICRO(4);
+	case 5: MICRO(5);
+	case 6: MICRO(6);
+	case 7: MICRO(7);
+	default: MICRO(TT);
+#undef MICRO
+	}
+}
+
 /*
  * A few tokens (a batch of decoding sequences): each 16-row tile takes all
  * its blocks before the next tile starts, so the weights stream from memory
@@ -641,20 +661,8 @@ AI void gemm_tiles_few(enum qkind k, const uint8_t *w, size_t w_stride, int64_t 
 				float *yt = y + (size_t)tt * y_stride + r;
 				const float *dx = fa.dx + (size_t)b0 * FEW_TOK, *sx = fa.s + (size_t)b0 * FEW_TOK;
 				const int32_t *bias = fa.bias + (size_t)b0 * FEW_TOK;
-				switch (tc - tt >= TT ? TT : tc - tt) {
-#define MICRO(T)                                                                                                 \
-	tile_micro(k, T, &tw, dx, bias, sx, FEW_TOK, kc, tt, xa, act_stride, yt, y_stride, rmask, b0 == 0);       \
-	break
-				case 1: MICRO(1);
-				case 2: MICRO(2);
-				case 3: MICRO(3);
-				case 4: MICRO(4);
-				case 5: MICRO(5);
-				case 6: MICRO(6);
-				case 7: MICRO(7);
-				default: MICRO(TT);
-#undef MICRO
-				}
+				tile_micro_n(k, tc - tt >= TT ? TT : tc - tt, &tw, dx, bias, sx, FEW_TOK, kc, tt, xa, act_stride,
+					     yt, y_stride, rmask, b0 == 0);
 			}
 		}
 	}
@@ -697,21 +705,8 @@ AI void gemm_tiles(enum qkind k, const uint8_t *w, size_t w_stride, int64_t nb, 
 				for (int tt = 0; tt < tc; tt += TT) {
 					const uint8_t *xa = act_c + (size_t)tt * act_stride + (size_t)b0 * as;
 					float *yt = y_c + (size_t)tt * y_stride + r;
-					switch (tc - tt >= TT ? TT : tc - tt) {
-#define MICRO(T)                                                                                                 \
-	tile_micro(k, T, &tw, &ta.dx[0][0], &ta.bias[0][0], &ta.s[0][0], TC, kc, tt, xa, act_stride, yt, y_stride, \
-		   rmask, b0 == 0);                                                                              \
-	break
-					case 1: MICRO(1);
-					case 2: MICRO(2);
-					case 3: MICRO(3);
-					case 4: MICRO(4);
-					case 5: MICRO(5);
-					case 6: MICRO(6);
-					case 7: MICRO(7);
-					default: MICRO(TT);
-#undef MICRO
-					}
+					tile_micro_n(k, tc - tt >= TT ? TT : tc - tt, &tw, &ta.dx[0][0], &ta.bias[0][0], &ta.s[0][0],
+						     TC, kc, tt, xa, act_stride, yt, y_stride, rmask, b0 == 0);
 				}
 			}
 		}

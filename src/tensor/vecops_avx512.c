@@ -8,16 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-float vecops_dot_f32_avx512(const float *a, const float *b, int64_t n);
-float vecops_dot_f16_avx512(const void *h, const float *x, int64_t n);
-void vecops_axpy_f32_avx512(float a, const float *x, float *y, int64_t n);
-void vecops_axpy_f16_avx512(float a, const void *h, float *y, int64_t n);
-void vecops_dots_f32_avx512(const void *rows, size_t stride, int64_t n_rows, const float *x, int64_t n, float scale,
-			 float *out);
-void vecops_dots_f16_avx512(const void *rows, size_t stride, int64_t n_rows, const float *x, int64_t n, float scale,
-			 float *out);
-void vecops_axpys_f32_avx512(const float *a, const void *rows, size_t stride, int64_t n_rows, float *y, int64_t n);
-void vecops_axpys_f16_avx512(const float *a, const void *rows, size_t stride, int64_t n_rows, float *y, int64_t n);
+#include "tensor/vecops_int.h"
+
 
 #define W 16
 #define VEC __m512
