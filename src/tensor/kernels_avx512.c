@@ -3,8 +3,8 @@
  * quantized types also VNNI's vpdpbusd, which kernels.c checks before it
  * installs them). Compiled with -mavx512* (CMake: *_avx512.c).
  *
- * Contents: the Q8_0/Q8_1 activation quantizers, the quantized gemm in two
- * shapes, and the float-weight gemm.
+ * Contents: the Q8_0/Q8_1/F16 activation converters, the quantized gemm in
+ * two shapes, and the float-weight gemm.
  *
  * Quantized weights, integer arithmetic. vpdpbusd multiplies unsigned bytes
  * by signed bytes, four products summed into each int32 lane. The weight
@@ -41,11 +41,17 @@
  * registers over a chunk of KC blocks, so each repacked weight vector is used
  * for 8 tokens and each broadcast activation for 16 rows. Partial sums live
  * in y between chunks of blocks; the repacked block chunk (5 KB) and the
- * chunk of activations (TC tokens x KC blocks, 17 KB) stay in L1.
+ * chunk of activations (TC tokens x KC blocks, 17 KB) stay in L1. A few
+ * tokens (at most 16: a batch of decoding sequences) take the tiles in
+ * another order, each 16-row tile through all its blocks before the next,
+ * so the weights stream from memory once (gemm_tiles_few).
  *
- * Float weights (F32, F16, BF16; F32 activations): lanes along k, a tile of
- * 4 rows x 4 tokens of FMA accumulators over whole rows, horizontal sums
- * once per output. F16 converts with vcvtph2ps, BF16 by a 16-bit shift.
+ * Float weights (F32 and BF16 with F32 activations, F16 with F16
+ * activations): lanes along k, a tile of 4 rows x 6 tokens of FMA
+ * accumulators over whole rows, horizontal sums once per output; tokens in
+ * blocks whose activations fit in L2. One token reads the rows one after
+ * another (one forward stream). F16 converts with vcvtph2ps, BF16 by a
+ * 16-bit shift.
  * (A 16-row transposed tile with broadcast activations, as for the quantized
  * types, measured slower here: converting and transposing the weights costs
  * as much as the FMAs it feeds until well past 64 tokens. AVX512_BF16's
@@ -800,9 +806,9 @@ AI __m512 load_x16(enum fkind k, const uint8_t *p, __mmask16 mask)
 	return _mm512_maskz_loadu_ps(mask, p);
 }
 
-#ifndef F_ACT_BLOCK_BYTES
+/* Activations of one token block: a quarter of Zen 4's L2, room for the
+ * row groups' weights beside them. */
 #define F_ACT_BLOCK_BYTES (256 * 1024)
-#endif
 #define FR 4 /* rows per pass */
 #define FT 6 /* tokens per pass, at most */
 
@@ -906,24 +912,22 @@ AI void frows_single(enum fkind k, const uint8_t *w, size_t w_stride, int64_t n,
 	const int64_t n64 = n & ~(int64_t)63, n16 = n & ~(int64_t)15;
 	for (int64_t r = r0; r < r1; r++) {
 		const uint8_t *wr = w + (size_t)r * w_stride;
-		__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+		__m512 acc[4] = { _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps() };
 		int64_t i = 0;
-		for (; i < n64; i += 64) {
-			a0 = _mm512_fmadd_ps(load_w16_full(k, wr + es * (size_t)i), load_x16_full(k, x + as * (size_t)i), a0);
-			a1 = _mm512_fmadd_ps(load_w16_full(k, wr + es * (size_t)(i + 16)),
-					     load_x16_full(k, x + as * (size_t)(i + 16)), a1);
-			a2 = _mm512_fmadd_ps(load_w16_full(k, wr + es * (size_t)(i + 32)),
-					     load_x16_full(k, x + as * (size_t)(i + 32)), a2);
-			a3 = _mm512_fmadd_ps(load_w16_full(k, wr + es * (size_t)(i + 48)),
-					     load_x16_full(k, x + as * (size_t)(i + 48)), a3);
-		}
+		for (; i < n64; i += 64)
+			UNROLL
+			for (int j = 0; j < 4; j++)
+				acc[j] = _mm512_fmadd_ps(load_w16_full(k, wr + es * (size_t)(i + 16 * j)),
+							 load_x16_full(k, x + as * (size_t)(i + 16 * j)), acc[j]);
 		for (; i < n16; i += 16)
-			a0 = _mm512_fmadd_ps(load_w16_full(k, wr + es * (size_t)i), load_x16_full(k, x + as * (size_t)i), a0);
+			acc[0] = _mm512_fmadd_ps(load_w16_full(k, wr + es * (size_t)i), load_x16_full(k, x + as * (size_t)i),
+						 acc[0]);
 		if (i < n) {
 			const __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
-			a1 = _mm512_fmadd_ps(load_w16(k, wr + es * (size_t)i, m), load_x16(k, x + as * (size_t)i, m), a1);
+			acc[1] = _mm512_fmadd_ps(load_w16(k, wr + es * (size_t)i, m), load_x16(k, x + as * (size_t)i, m),
+						 acc[1]);
 		}
-		y[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+		y[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
 	}
 }
 

@@ -9,7 +9,6 @@
 
 #include <string.h>
 
-
 /* Scalar references: plain sums in index order. */
 static float dot_f32_ref(const float *a, const float *b, int64_t n)
 {
