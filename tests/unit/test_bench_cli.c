@@ -19,6 +19,7 @@
  *     an existing OUT untouched and no temp file behind.
  */
 #include "check.h"
+#include "spawn_util.h"
 
 #include "ajar/gguf.h"
 #include "ajar/tensor.h"
@@ -31,97 +32,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-struct result {
-	int status;   /* exit code; 128+signal if killed */
-	char *out;    /* stdout, NUL-terminated, caller frees */
-	char err[4096];
-};
-
-static char *slurp_fd(int fd)
-{
-	size_t cap = 1 << 16, n = 0;
-	char *buf = malloc(cap);
-	for (;;) {
-		if (n + 4096 >= cap)
-			buf = realloc(buf, cap *= 2);
-		ssize_t got = read(fd, buf + n, cap - n - 1);
-		if (got <= 0)
-			break;
-		n += (size_t)got;
-	}
-	buf[n] = '\0';
-	return buf;
-}
-
-/* Runs AJAR_BIN with args (NULL-terminated). fsize_limit > 0 caps the size
- * of files the child may write (RLIMIT_FSIZE, SIGXFSZ ignored so write()
- * fails with EFBIG): a disk that fills up part-way through. */
-static struct result run_limited(const char *const *args, rlim_t fsize_limit)
-{
-	struct result r = { 0 };
-	const char *bin = getenv("AJAR_BIN");
-	char errpath[] = "/tmp/ajar-bench-err-XXXXXX";
-	int errfd = mkstemp(errpath), pipefd[2];
-	const char *argv[40];
-	int n = 0;
-
-	argv[n++] = bin;
-	for (int i = 0; args[i] && n < 39; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	if (!bin || errfd < 0 || pipe(pipefd) != 0) {
-		r.status = -1;
-		r.out = calloc(1, 1);
-		return r;
-	}
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(pipefd[1], 1);
-		dup2(errfd, 2);
-		close(pipefd[0]);
-		if (fsize_limit) {
-			struct rlimit rl = { fsize_limit, fsize_limit };
-			signal(SIGXFSZ, SIG_IGN);
-			setrlimit(RLIMIT_FSIZE, &rl);
-		}
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	r.out = slurp_fd(pipefd[0]);
-	close(pipefd[0]);
-	int st;
-	waitpid(pid, &st, 0);
-	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	lseek(errfd, 0, SEEK_SET);
-	ssize_t got = read(errfd, r.err, sizeof(r.err) - 1);
-	r.err[got > 0 ? got : 0] = '\0';
-	close(errfd);
-	unlink(errpath);
-	return r;
-}
-
-static struct result run_ajar(const char *const *args)
-{
-	return run_limited(args, 0);
-}
-
-static int count_lines(const char *s)
-{
-	int n = 0;
-	for (; *s; s++)
-		n += *s == '\n';
-	return n;
-}
-
-/* A failure: status 1 or 2, one line on stderr containing `needle`. */
-#define CHECK_FAILS_WITH(r, needle)                                                             \
-	do {                                                                                    \
-		CHECK_MSG((r).status == 1 || (r).status == 2, "status %d, stderr: %s", (r).status, (r).err); \
-		CHECK_MSG(count_lines((r).err) == 1, "stderr should be one line: %s", (r).err); \
-		CHECK_MSG(strstr((r).err, needle) != NULL, "stderr lacks '%s': %s", needle, (r).err); \
-	} while (0)
 
 static char model[4096], dir[64] = "/tmp/ajar-bench-cli-XXXXXX";
 
@@ -183,7 +93,7 @@ static void check_rate_fields(json_t *j, const char *prefix, long long reps)
 static void test_bench_json(void)
 {
 	const char *args[] = { "bench", "-m", model, "-p", "32", "-n", "8", "-r", "2", "-t", "2", "--json", NULL };
-	struct result r = run_ajar(args);
+	struct run_result r = ajar_spawn(args, NULL, 0);
 	CHECK_MSG(r.status == 0, "bench failed: %s", r.err);
 	CHECK_EQ_INT(count_lines(r.out), 1);
 	json_error_t e;
@@ -216,7 +126,7 @@ static void test_bench_skip_and_table(void)
 {
 	/* -p 0: only generation */
 	const char *a1[] = { "bench", "-m", model, "-p", "0", "-n", "4", "-r", "1", "--json", NULL };
-	struct result r = run_ajar(a1);
+	struct run_result r = ajar_spawn(a1, NULL, 0);
 	CHECK_MSG(r.status == 0, "bench failed: %s", r.err);
 	json_t *j = json_loads(r.out, 0, NULL);
 	CHECK(j != NULL);
@@ -231,7 +141,7 @@ static void test_bench_skip_and_table(void)
 
 	/* the human table: a header, a rule, one row per test */
 	const char *a2[] = { "bench", "-m", model, "-p", "16", "-n", "0", "-r", "2", "-t", "1", NULL };
-	r = run_ajar(a2);
+	r = ajar_spawn(a2, NULL, 0);
 	CHECK_MSG(r.status == 0, "bench failed: %s", r.err);
 	CHECK_EQ_INT(count_lines(r.out), 3);
 	CHECK(strstr(r.out, "| model") == r.out);
@@ -260,19 +170,19 @@ static void test_bench_bad_args(void)
 		{ { "bench", "-m", "M", "-p", "1000000", NULL }, "-p" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct result r = run_ajar(cases[i].args);
+		struct run_result r = ajar_spawn(cases[i].args, NULL, 0);
 		CHECK_FAILS_WITH(r, cases[i].needle);
 		CHECK_MSG(r.out[0] == '\0', "case %zu printed to stdout: %s", i, r.out);
 		free(r.out);
 	}
 	/* a file that is not a model */
 	const char *a[] = { "bench", "-m", fixture_path("models/tok512.bin"), "-r", "1", NULL };
-	struct result r = run_ajar(a);
+	struct run_result r = ajar_spawn(a, NULL, 0);
 	CHECK_FAILS_WITH(r, "tok512.bin");
 	free(r.out);
 
 	const char *help[] = { "bench", "--help", NULL };
-	r = run_ajar(help);
+	r = ajar_spawn(help, NULL, 0);
 	CHECK_EQ_INT(r.status, 0);
 	CHECK(strstr(r.out, "usage: ajar bench") != NULL);
 	free(r.out);
@@ -285,7 +195,7 @@ static void test_bench_bad_args(void)
 static char *quantize(const char *type, const char *name, const char *extra)
 {
 	const char *args[] = { "quantize", model, tmp_path(name), type, "-t", "2", extra, NULL };
-	struct result r = run_ajar(args);
+	struct run_result r = ajar_spawn(args, NULL, 0);
 	CHECK_MSG(r.status == 0, "quantize %s failed: %s", type, r.err);
 	CHECK_MSG(r.err[0] == '\0', "quantize %s wrote to stderr: %s", type, r.err);
 	if (r.status != 0) {
@@ -414,7 +324,7 @@ done:
 static json_t *greedy(const char *path, const char *prompt)
 {
 	const char *args[] = { "run", "-m", path, "-p", prompt, "-n", "48", "--temp", "0", "--json", "-t", "2", NULL };
-	struct result r = run_ajar(args);
+	struct run_result r = ajar_spawn(args, NULL, 0);
 	CHECK_MSG(r.status == 0, "run on %s failed: %s", path, r.err);
 	json_t *j = json_loads(r.out, 0, NULL);
 	free(r.out);
@@ -509,7 +419,7 @@ static void test_quantize_q4_0_and_f16(void)
 
 	/* requantizing: Q8_0 in, Q4_0 out (dequantized to F32 first) */
 	const char *args[] = { "quantize", tmp_path("q8_0.gguf"), tmp_path("q8_q4.gguf"), "Q4_0", "-q", NULL };
-	struct result r = run_ajar(args);
+	struct run_result r = ajar_spawn(args, NULL, 0);
 	CHECK_MSG(r.status == 0, "requantize failed: %s", r.err);
 	CHECK_EQ_INT(count_lines(r.out), 2); /* -q: the summary and the fallback count */
 	free(r.out);
@@ -523,7 +433,7 @@ static void test_quantize_k_types(void)
 	if (!have_quantizer(AJAR_TYPE_Q4_K)) {
 		/* refused up front, not silently written as Q5_0 */
 		const char *args[] = { "quantize", model, tmp_path("q4_k_m.gguf"), "Q4_K_M", NULL };
-		struct result r = run_ajar(args);
+		struct run_result r = ajar_spawn(args, NULL, 0);
 		CHECK_FAILS_WITH(r, "Q4_K");
 		CHECK(!file_exists(tmp_path("q4_k_m.gguf")));
 		free(r.out);
@@ -560,11 +470,11 @@ static void test_quantize_k_types(void)
 
 static void test_quantize_bad_input(void)
 {
-	struct result r;
+	struct run_result r;
 	const char *out = tmp_path("bad-out.gguf");
 
 	const char *missing[] = { "quantize", "/nonexistent.gguf", out, "Q8_0", NULL };
-	r = run_ajar(missing);
+	r = ajar_spawn(missing, NULL, 0);
 	CHECK_FAILS_WITH(r, "/nonexistent.gguf");
 	CHECK_EQ_INT(r.status, 1);
 	free(r.out);
@@ -581,44 +491,44 @@ static void test_quantize_bad_input(void)
 	if (dst)
 		fclose(dst);
 	const char *malformed[] = { "quantize", trunc, out, "Q8_0", NULL };
-	r = run_ajar(malformed);
+	r = ajar_spawn(malformed, NULL, 0);
 	CHECK_FAILS_WITH(r, "truncated.gguf");
 	free(r.out);
 
 	const char *not_gguf[] = { "quantize", fixture_path("models/tok512.bin"), out, "Q8_0", NULL };
-	r = run_ajar(not_gguf);
+	r = ajar_spawn(not_gguf, NULL, 0);
 	CHECK_FAILS_WITH(r, "magic");
 	free(r.out);
 
 	const char *bad_type[] = { "quantize", model, out, "Q3_X", NULL };
-	r = run_ajar(bad_type);
+	r = ajar_spawn(bad_type, NULL, 0);
 	CHECK_FAILS_WITH(r, "unknown type 'Q3_X'");
 	CHECK_EQ_INT(r.status, 2);
 	free(r.out);
 
 	const char *too_few[] = { "quantize", model, out, NULL };
-	r = run_ajar(too_few);
+	r = ajar_spawn(too_few, NULL, 0);
 	CHECK_FAILS_WITH(r, "IN OUT TYPE");
 	free(r.out);
 
 	const char *too_many[] = { "quantize", model, out, "Q8_0", "extra", NULL };
-	r = run_ajar(too_many);
+	r = ajar_spawn(too_many, NULL, 0);
 	CHECK_FAILS_WITH(r, "extra");
 	free(r.out);
 
 	const char *bad_opt[] = { "quantize", model, out, "Q8_0", "--bogus", NULL };
-	r = run_ajar(bad_opt);
+	r = ajar_spawn(bad_opt, NULL, 0);
 	CHECK_FAILS_WITH(r, "--bogus");
 	free(r.out);
 
 	const char *bad_threads[] = { "quantize", model, out, "Q8_0", "-t", "0", NULL };
-	r = run_ajar(bad_threads);
+	r = ajar_spawn(bad_threads, NULL, 0);
 	CHECK_FAILS_WITH(r, "--threads");
 	free(r.out);
 
 	/* an output directory that does not exist */
 	const char *no_dir[] = { "quantize", model, "/nonexistent-dir/out.gguf", "Q8_0", "-q", NULL };
-	r = run_ajar(no_dir);
+	r = ajar_spawn(no_dir, NULL, 0);
 	CHECK_FAILS_WITH(r, "/nonexistent-dir/out.gguf");
 	free(r.out);
 
@@ -639,7 +549,7 @@ static void test_quantize_bad_input(void)
 		if (o)
 			fclose(o);
 		const char *nan_args[] = { "quantize", nan_path, out, "Q4_0", NULL };
-		r = run_ajar(nan_args);
+		r = ajar_spawn(nan_args, NULL, 0);
 		CHECK_FAILS_WITH(r, "blk.1.attn_q.weight': row 3 has a value that is not finite");
 		free(r.out);
 	}
@@ -649,7 +559,7 @@ static void test_quantize_bad_input(void)
 	CHECK_EQ_INT(count_prefixed("bad-out.gguf"), 0);
 
 	const char *help[] = { "quantize", "--help", NULL };
-	r = run_ajar(help);
+	r = ajar_spawn(help, NULL, 0);
 	CHECK_EQ_INT(r.status, 0);
 	CHECK(strstr(r.out, "usage: ajar quantize") != NULL);
 	free(r.out);
@@ -670,13 +580,13 @@ static void test_quantize_atomic(void)
 
 	/* the output is ~360 KiB; the limit stops it at 64 KiB */
 	const char *args[] = { "quantize", model, out, "Q8_0", "-q", NULL };
-	struct result r = run_limited(args, 64 * 1024);
+	struct run_result r = ajar_spawn(args, NULL, 64 * 1024);
 	CHECK_FAILS_WITH(r, "write");
 	CHECK_EQ_INT(r.status, 1);
 	free(r.out);
 
 	const char *bad[] = { "quantize", "/nonexistent.gguf", out, "Q8_0", NULL };
-	r = run_ajar(bad);
+	r = ajar_spawn(bad, NULL, 0);
 	CHECK_EQ_INT(r.status, 1);
 	free(r.out);
 
@@ -692,7 +602,7 @@ static void test_quantize_atomic(void)
 	CHECK_EQ_INT(count_prefixed("atomic.gguf"), 1); /* no atomic.gguf.tmp.* left */
 
 	/* without the limit it replaces the file */
-	r = run_ajar(args);
+	r = ajar_spawn(args, NULL, 0);
 	CHECK_MSG(r.status == 0, "quantize failed: %s", r.err);
 	free(r.out);
 	struct gguf_file *f = NULL;

@@ -20,6 +20,7 @@
 #include "ajar/gguf.h"
 #include "ajar/vocab.h"
 #include "check.h"
+#include "spawn_util.h"
 
 #include <fcntl.h>
 #include <stdint.h>
@@ -838,80 +839,6 @@ static void test_tokenize_rendered_phi3(void)
 
 /* ---- `ajar chat` ----------------------------------------------------- */
 
-struct run_result {
-	int status;   /* exit code; 128+signal if killed; -1 if it could not run */
-	char *out;    /* stdout, NUL-terminated; caller frees */
-	char err[8192];
-};
-
-static char *read_all(int fd)
-{
-	size_t cap = 1 << 16, n = 0;
-	char *buf = malloc(cap);
-	for (;;) {
-		if (n + 4096 >= cap) {
-			char *p = realloc(buf, cap *= 2);
-			if (!p)
-				break;
-			buf = p;
-		}
-		ssize_t got = read(fd, buf + n, cap - n - 1);
-		if (got <= 0)
-			break;
-		n += (size_t)got;
-	}
-	buf[n] = '\0';
-	return buf;
-}
-
-/* Runs $AJAR_BIN with args (NULL-terminated), input on its stdin. */
-static struct run_result run_ajar(const char *const *args, const char *input)
-{
-	struct run_result r = { .status = -1 };
-	const char *bin = getenv("AJAR_BIN");
-	char errpath[] = "/tmp/ajar-chat-err-XXXXXX";
-	const char *argv[40];
-	int n = 0, in[2], out[2];
-
-	argv[n++] = bin;
-	for (int i = 0; args[i] && n < 39; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	int errfd = mkstemp(errpath);
-	if (!bin || errfd < 0 || pipe(in) != 0 || pipe(out) != 0) {
-		r.out = calloc(1, 1);
-		return r;
-	}
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		dup2(errfd, 2);
-		close(in[1]);
-		close(out[0]);
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	/* the input is small: it fits the pipe, so writing before reading
-	 * cannot deadlock */
-	if (input && write(in[1], input, strlen(input)) < 0)
-		perror("write");
-	close(in[1]);
-	r.out = read_all(out[0]);
-	close(out[0]);
-	int st;
-	waitpid(pid, &st, 0);
-	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	lseek(errfd, 0, SEEK_SET);
-	ssize_t got = read(errfd, r.err, sizeof(r.err) - 1);
-	r.err[got > 0 ? got : 0] = '\0';
-	close(errfd);
-	unlink(errpath);
-	return r;
-}
-
 static int count_char(const char *s, char c)
 {
 	int n = 0;
@@ -932,7 +859,7 @@ static void test_cli_chat(void)
 
 	/* --help: exit 0, the options and the template names */
 	const char *help[] = { "chat", "--help", NULL };
-	struct run_result r = run_ajar(help, NULL);
+	struct run_result r = ajar_spawn(help, "", 0);
 	CHECK_EQ_INT(r.status, 0);
 	CHECK(strstr(r.out, "--chat-template") && strstr(r.out, "--system") && strstr(r.out, "zephyr-beta"));
 	free(r.out);
@@ -940,7 +867,7 @@ static void test_cli_chat(void)
 	/* piped: one reply per line, no "> " prompt; no template in the model
 	 * gives one warning line naming the chatml fallback */
 	const char *one[] = { "chat", "-m", model_arg, "-n", "12", "--temp", "0", NULL };
-	r = run_ajar(one, "Hi\n");
+	r = ajar_spawn(one, "Hi\n", 0);
 	CHECK_MSG(r.status == 0, "status %d, stderr: %s", r.status, r.err);
 	CHECK(strlen(r.out) > 1 && r.out[strlen(r.out) - 1] == '\n');
 	CHECK(strncmp(r.out, "> ", 2) != 0);
@@ -954,32 +881,32 @@ static void test_cli_chat(void)
 	const char *reuse[] = { "chat", "-m", model_arg, "-n", "16", "--temp", "0", "--system", "Tell a story.", NULL };
 	const char *fresh[] = { "chat", "-m", model_arg, "-n", "16", "--temp", "0", "--system", "Tell a story.",
 				"--no-prefix-reuse", NULL };
-	struct run_result a = run_ajar(reuse, input), b = run_ajar(fresh, input);
+	struct run_result a = ajar_spawn(reuse, input, 0), b = ajar_spawn(fresh, input, 0);
 	CHECK_MSG(a.status == 0 && b.status == 0, "status %d %d, stderr: %s", a.status, b.status, a.err);
 	CHECK_MSG(strcmp(a.out, b.out) == 0, "with reuse:\n%s\nwithout:\n%s", a.out, b.out);
 	/* four messages answered (the empty line is skipped, "/exit" ends) */
 	CHECK_MSG(count_char(a.out, '\n') >= 4, "output: %s", a.out);
 	free(a.out);
 	free(b.out);
-	r = run_ajar(one, "Hi\n");
+	r = ajar_spawn(one, "Hi\n", 0);
 	CHECK_STR(r.out, first);
 	free(r.out);
 	free(first);
 
 	/* end of input at once: nothing to answer */
-	r = run_ajar(one, "");
+	r = ajar_spawn(one, "", 0);
 	CHECK_EQ_INT(r.status, 0);
 	CHECK_STR(r.out, "");
 	free(r.out);
 
 	/* a template name: accepted, or one line and exit 2 */
 	const char *named[] = { "chat", "-m", model_arg, "-n", "4", "--temp", "0", "--chat-template", "llama3", NULL };
-	r = run_ajar(named, "Hi\n");
+	r = ajar_spawn(named, "Hi\n", 0);
 	CHECK_EQ_INT(r.status, 0);
 	CHECK(strstr(r.err, "warning") == NULL);
 	free(r.out);
 	const char *bad_name[] = { "chat", "-m", model_arg, "--chat-template", "nope", NULL };
-	r = run_ajar(bad_name, "Hi\n");
+	r = ajar_spawn(bad_name, "Hi\n", 0);
 	CHECK_EQ_INT(r.status, 2);
 	CHECK_MSG(count_char(r.err, '\n') == 1 && strstr(r.err, "nope"), "stderr: %s", r.err);
 	free(r.out);
@@ -994,7 +921,7 @@ static void test_cli_chat(void)
 		int status;
 	} errs[] = { { no_model, 2 }, { bad_opt, 2 }, { bad_temp, 2 }, { missing, 1 } };
 	for (size_t i = 0; i < ARRAY_LEN(errs); i++) {
-		r = run_ajar(errs[i].args, "Hi\n");
+		r = ajar_spawn(errs[i].args, "Hi\n", 0);
 		CHECK_MSG(r.status == errs[i].status && count_char(r.err, '\n') == 1, "case %zu: status %d, stderr: %s",
 			  i, r.status, r.err);
 		free(r.out);
@@ -1011,7 +938,7 @@ static void test_cli_chat(void)
 		}
 		memcpy(huge + k, "\nHi\n", 5);
 		const char *small_ctx[] = { "chat", "-m", model_arg, "-n", "4", "--temp", "0", NULL };
-		r = run_ajar(small_ctx, huge);
+		r = ajar_spawn(small_ctx, huge, 0);
 		CHECK_EQ_INT(r.status, 1);
 		CHECK_MSG(strstr(r.err, "raise --ctx") != NULL, "stderr: %s", r.err);
 		CHECK_MSG(count_char(r.out, '\n') == 1, "stdout: %s", r.out);

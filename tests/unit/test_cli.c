@@ -7,90 +7,12 @@
  * non-1/2 status).
  */
 #include "check.h"
+#include "spawn_util.h"
 
 #include <fcntl.h>
 #include <jansson.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-struct result {
-	int status;   /* exit code; 128+signal if killed */
-	char *out;    /* stdout, NUL-terminated, caller frees */
-	char err[4096];
-};
-
-static char *slurp_fd(int fd)
-{
-	size_t cap = 1 << 16, n = 0;
-	char *buf = malloc(cap);
-	for (;;) {
-		if (n + 4096 >= cap)
-			buf = realloc(buf, cap *= 2);
-		ssize_t got = read(fd, buf + n, cap - n - 1);
-		if (got <= 0)
-			break;
-		n += (size_t)got;
-	}
-	buf[n] = '\0';
-	return buf;
-}
-
-/* Runs AJAR_BIN with argv (NULL-terminated), stderr captured via a file. */
-static struct result run_ajar(const char *const *args)
-{
-	struct result r = { 0 };
-	const char *bin = getenv("AJAR_BIN");
-	char errpath[] = "/tmp/ajar-cli-err-XXXXXX";
-	int errfd = mkstemp(errpath), pipefd[2];
-	const char *argv[32];
-	int n = 0;
-
-	argv[n++] = bin;
-	for (int i = 0; args[i] && n < 31; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	if (!bin || errfd < 0 || pipe(pipefd) != 0) {
-		r.status = -1;
-		r.out = calloc(1, 1);
-		return r;
-	}
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(pipefd[1], 1);
-		dup2(errfd, 2);
-		close(pipefd[0]);
-		execv(bin, (char *const *)argv);
-		_exit(127);
-	}
-	close(pipefd[1]);
-	r.out = slurp_fd(pipefd[0]);
-	close(pipefd[0]);
-	int st;
-	waitpid(pid, &st, 0);
-	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	lseek(errfd, 0, SEEK_SET);
-	ssize_t got = read(errfd, r.err, sizeof(r.err) - 1);
-	r.err[got > 0 ? got : 0] = '\0';
-	close(errfd);
-	unlink(errpath);
-	return r;
-}
-
-static int count_lines(const char *s)
-{
-	int n = 0;
-	for (; *s; s++)
-		n += *s == '\n';
-	return n;
-}
-
-/* A failure: status 1 or 2, one line on stderr containing `needle`. */
-#define CHECK_FAILS_WITH(r, needle)                                                             \
-	do {                                                                                    \
-		CHECK_MSG((r).status == 1 || (r).status == 2, "status %d, stderr: %s", (r).status, (r).err); \
-		CHECK_MSG(count_lines((r).err) == 1, "stderr should be one line: %s", (r).err); \
-		CHECK_MSG(strstr((r).err, needle) != NULL, "stderr lacks '%s': %s", needle, (r).err); \
-	} while (0)
 
 static char model[4096], bin_path[4096], tok_path[4096];
 
@@ -110,7 +32,7 @@ static void test_run_json_matches_llama_cpp(void)
 		json_t *cs = json_array_get(cases, c);
 		const char *prompt = json_string_value(json_object_get(cs, "prompt"));
 		const char *args[] = { "run", "-m", model, "-p", prompt, "-n", "48", "--temp", "0", "--json", "-t", "2", NULL };
-		struct result r = run_ajar(args);
+		struct run_result r = ajar_spawn(args, NULL, 0);
 		CHECK_MSG(r.status == 0, "run failed: %s", r.err);
 		json_error_t e;
 		json_t *out = json_loads(r.out, 0, &e);
@@ -132,7 +54,7 @@ static void test_logits_json(void)
 	json_t *root = reference_cases();
 	json_t *cs = json_array_get(json_object_get(root, "cases"), 0);
 	const char *args[] = { "logits", "-m", model, "-p", json_string_value(json_object_get(cs, "prompt")), NULL };
-	struct result r = run_ajar(args);
+	struct run_result r = ajar_spawn(args, NULL, 0);
 	CHECK_MSG(r.status == 0, "logits failed: %s", r.err);
 	json_t *out = json_loads(r.out, 0, NULL);
 	CHECK(out != NULL);
@@ -155,30 +77,30 @@ static void test_logits_json(void)
 static void test_tokenize(void)
 {
 	const char *a1[] = { "tokenize", "-m", model, "--ids", "Once upon a time", NULL };
-	struct result r = run_ajar(a1);
+	struct run_result r = ajar_spawn(a1, NULL, 0);
 	CHECK_EQ_INT(r.status, 0);
 	CHECK_STR(r.out, "[1, 403, 407, 261, 378]\n");
 	free(r.out);
 
 	const char *a2[] = { "tokenize", "-m", model, "--ids", "--no-bos", "Once upon a time", NULL };
-	r = run_ajar(a2);
+	r = ajar_spawn(a2, NULL, 0);
 	CHECK_STR(r.out, "[403, 407, 261, 378]\n");
 	free(r.out);
 
 	/* <s> is text unless --special */
 	const char *a3[] = { "tokenize", "-m", model, "--ids", "--no-bos", "--special", "<s>", NULL };
-	r = run_ajar(a3);
+	r = ajar_spawn(a3, NULL, 0);
 	CHECK_STR(r.out, "[1]\n");
 	free(r.out);
 	const char *a4[] = { "tokenize", "-m", model, "--ids", "--no-bos", "<s>", NULL };
-	r = run_ajar(a4);
+	r = ajar_spawn(a4, NULL, 0);
 	CHECK(strcmp(r.out, "[1]\n") != 0 && r.out[0] == '[');
 	free(r.out);
 
 	/* TEXT is literal: a backslash-n stays two characters. */
 	const char *a5[] = { "tokenize", "-m", fixture_path("vocab/ggml-vocab-llama-spm.gguf"), "--ids", "--no-bos",
 			     "Hello world", NULL };
-	r = run_ajar(a5);
+	r = ajar_spawn(a5, NULL, 0);
 	CHECK_STR(r.out, "[15043, 3186]\n");
 	free(r.out);
 }
@@ -186,7 +108,7 @@ static void test_tokenize(void)
 static void test_info(void)
 {
 	const char *args[] = { "info", model, NULL };
-	struct result r = run_ajar(args);
+	struct run_result r = ajar_spawn(args, NULL, 0);
 	CHECK_EQ_INT(r.status, 0);
 	CHECK(strstr(r.out, "architecture:  llama") != NULL);
 	CHECK(strstr(r.out, "047bf46455a544931cff6fef14d7910154c56afbc23ab1c5e56a72e69912c04b") != NULL);
@@ -202,11 +124,11 @@ static void test_import_then_run(void)
 	CHECK(mkdtemp(dir) != NULL);
 	snprintf(out, sizeof(out), "%s/imported.gguf", dir);
 	const char *a1[] = { "import-llama2c", bin_path, tok_path, "-o", out, NULL };
-	struct result r = run_ajar(a1);
+	struct run_result r = ajar_spawn(a1, NULL, 0);
 	CHECK_MSG(r.status == 0, "import failed: %s", r.err);
 	free(r.out);
 	const char *a2[] = { "run", "-m", out, "-p", "Once upon a time", "-n", "48", "--temp", "0", "--json", NULL };
-	r = run_ajar(a2);
+	r = ajar_spawn(a2, NULL, 0);
 	json_t *j = json_loads(r.out, 0, NULL);
 	json_t *root = reference_cases();
 	json_t *cs = json_array_get(json_object_get(root, "cases"), 0);
@@ -216,7 +138,7 @@ static void test_import_then_run(void)
 	free(r.out);
 	/* Importing a checkpoint whose size contradicts its header fails. */
 	const char *a3[] = { "import-llama2c", tok_path, tok_path, "-o", out, NULL };
-	r = run_ajar(a3);
+	r = ajar_spawn(a3, NULL, 0);
 	CHECK_FAILS_WITH(r, "checkpoint");
 	free(r.out);
 	unlink(out);
@@ -226,7 +148,7 @@ static void test_import_then_run(void)
 static void test_sampling_seed(void)
 {
 	const char *args[] = { "run", "-m", model, "-p", "The dog", "-n", "30", "--temp", "1", "--seed", "42", "--json", NULL };
-	struct result a = run_ajar(args), b = run_ajar(args);
+	struct run_result a = ajar_spawn(args, NULL, 0), b = ajar_spawn(args, NULL, 0);
 	CHECK_EQ_INT(a.status, 0);
 	json_t *ja = json_loads(a.out, 0, NULL), *jb = json_loads(b.out, 0, NULL);
 	CHECK(ja && jb && json_equal(json_object_get(ja, "tokens"), json_object_get(jb, "tokens")));
@@ -236,7 +158,7 @@ static void test_sampling_seed(void)
 	free(b.out);
 	/* stop string: generation ends before "Lily" appears */
 	const char *s[] = { "run", "-m", model, "-p", "Once upon a time", "-n", "48", "--temp", "0", "--stop", "Lily", "--json", NULL };
-	struct result r = run_ajar(s);
+	struct run_result r = ajar_spawn(s, NULL, 0);
 	json_t *j = json_loads(r.out, 0, NULL);
 	CHECK(j != NULL);
 	if (j) {
@@ -249,39 +171,39 @@ static void test_sampling_seed(void)
 
 static void test_bad_input(void)
 {
-	struct result r;
+	struct run_result r;
 	const char *missing[] = { "run", "-m", "/nonexistent.gguf", "-p", "x", NULL };
-	r = run_ajar(missing);
+	r = ajar_spawn(missing, NULL, 0);
 	CHECK_FAILS_WITH(r, "/nonexistent.gguf");
 	free(r.out);
 
 	const char *not_gguf[] = { "info", tok_path, NULL };
-	r = run_ajar(not_gguf);
+	r = ajar_spawn(not_gguf, NULL, 0);
 	CHECK_FAILS_WITH(r, "magic");
 	free(r.out);
 
 	const char *unknown_cmd[] = { "frobnicate", NULL };
-	r = run_ajar(unknown_cmd);
+	r = ajar_spawn(unknown_cmd, NULL, 0);
 	CHECK_FAILS_WITH(r, "unknown command");
 	free(r.out);
 
 	const char *bad_opt[] = { "run", "-m", model, "-p", "x", "--bogus", NULL };
-	r = run_ajar(bad_opt);
+	r = ajar_spawn(bad_opt, NULL, 0);
 	CHECK_FAILS_WITH(r, "--bogus");
 	free(r.out);
 
 	const char *bad_num[] = { "run", "-m", model, "-p", "x", "-n", "12abc", NULL };
-	r = run_ajar(bad_num);
+	r = ajar_spawn(bad_num, NULL, 0);
 	CHECK_FAILS_WITH(r, "not an integer");
 	free(r.out);
 
 	const char *bad_temp[] = { "run", "-m", model, "-p", "x", "--top-p", "1.5", NULL };
-	r = run_ajar(bad_temp);
+	r = ajar_spawn(bad_temp, NULL, 0);
 	CHECK_FAILS_WITH(r, "--top-p");
 	free(r.out);
 
 	const char *no_value[] = { "run", "-m", NULL };
-	r = run_ajar(no_value);
+	r = ajar_spawn(no_value, NULL, 0);
 	CHECK_FAILS_WITH(r, "needs a value");
 	free(r.out);
 
@@ -291,14 +213,14 @@ static void test_bad_input(void)
 		long_prompt[i] = "abcdefgh "[i % 9];
 	long_prompt[19999] = '\0';
 	const char *too_long[] = { "run", "-m", model, "-p", long_prompt, "-n", "4", NULL };
-	r = run_ajar(too_long);
+	r = ajar_spawn(too_long, NULL, 0);
 	CHECK_FAILS_WITH(r, "context");
 	free(r.out);
 	free(long_prompt);
 
 	/* --ctx beyond training length works, with one warning line. */
 	const char *big_ctx[] = { "run", "-m", model, "-p", "x", "-n", "2", "--ctx", "512", "--json", NULL };
-	r = run_ajar(big_ctx);
+	r = ajar_spawn(big_ctx, NULL, 0);
 	CHECK_EQ_INT(r.status, 0);
 	CHECK(strstr(r.err, "warning") != NULL);
 	free(r.out);
@@ -306,7 +228,7 @@ static void test_bad_input(void)
 	/* Invalid UTF-8 in the prompt is tokenized as bytes, and the output is
 	 * still valid JSON. */
 	const char *bad_utf8[] = { "run", "-m", model, "-p", "caf\xC3 \xFF\xFE", "-n", "4", "--temp", "0", "--json", NULL };
-	r = run_ajar(bad_utf8);
+	r = ajar_spawn(bad_utf8, NULL, 0);
 	CHECK_EQ_INT(r.status, 0);
 	json_t *j = json_loads(r.out, 0, NULL);
 	CHECK(j != NULL);
@@ -314,7 +236,7 @@ static void test_bad_input(void)
 	free(r.out);
 
 	const char *help[] = { "run", "--help", NULL };
-	r = run_ajar(help);
+	r = ajar_spawn(help, NULL, 0);
 	CHECK_EQ_INT(r.status, 0);
 	CHECK(strstr(r.out, "usage: ajar run") != NULL);
 	free(r.out);
