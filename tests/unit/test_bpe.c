@@ -62,8 +62,6 @@ static char *detokenize(const struct ajar_vocab *v, const int32_t *ids, size_t n
 
 /* ---- test vectors ------------------------------------------------------- */
 
-#define VOCAB_TEST_SEP "\n__ggml_vocab_test__\n"
-
 /*
  * Checks every input of inp_path against the lines of out_path; returns the
  * count that matched, *n_cases the count of inputs. With round_trip, inputs
@@ -72,68 +70,31 @@ static char *detokenize(const struct ajar_vocab *v, const int32_t *ids, size_t n
 static int run_vectors(const struct ajar_vocab *v, const char *label, const char *inp_path, const char *out_path,
 		       bool parse_special, bool round_trip, int *n_cases)
 {
-	size_t inp_len = 0, out_len = 0;
-	*n_cases = 0;
-	char *inp = slurp(inp_path, &inp_len);
-	char *outs = slurp(out_path, &out_len);
-	CHECK_MSG(inp && outs, "cannot read %s or %s", inp_path, out_path);
-	if (!inp || !outs) {
-		free(inp);
-		free(outs);
-		return 0;
-	}
+	struct vectors vs;
+	const char *in;
+	size_t text_len, n_want;
+	int32_t want[1024];
 	int passed = 0;
-	const size_t sep_len = strlen(VOCAB_TEST_SEP);
-	char *in = inp, *line = outs;
-	for (;;) {
-		char *sep = memmem(in, inp_len - (size_t)(in - inp), VOCAB_TEST_SEP, sep_len);
-		if (!sep)
-			break; /* what follows the last separator is the empty last piece */
-		size_t text_len = (size_t)(sep - in);
-		char *eol = strchr(line, '\n');
-		CHECK_MSG(eol, "%s: fewer lines than inputs", label);
-		if (!eol)
-			break;
-		*eol = '\0';
-
-		int32_t want[1024];
-		size_t n_want = 0;
-		for (char *p = line; *p;) {
-			char *end;
-			long id = strtol(p, &end, 10);
-			if (end == p)
-				break;
-			if (n_want < ARRAY_LEN(want))
-				want[n_want++] = (int32_t)id;
-			p = end;
-		}
-
+	*n_cases = 0;
+	if (!vectors_open(&vs, inp_path, out_path, label))
+		return 0;
+	while (vectors_next(&vs, &in, &text_len, want, ARRAY_LEN(want), &n_want)) {
 		int32_t *got = NULL;
 		size_t n_got = 0;
 		if (tokenize(v, in, text_len, false, parse_special, &got, &n_got)) {
-			if (ids_equal(got, n_got, want, n_want)) {
-				passed++;
-			} else {
-				fprintf(stderr, "%s case %d (%zu bytes) differs\n", label, *n_cases, text_len);
-				print_ids("want", want, n_want);
-				print_ids("got ", got, n_got);
-			}
+			passed += vectors_ids_match(&vs, text_len, got, n_got, want, n_want);
 			if (round_trip && utf8_valid(in, text_len)) {
 				size_t back_len;
 				char *back = detokenize(v, got, n_got, false, &back_len);
 				CHECK_MSG(back_len == text_len && memcmp(back, in, text_len) == 0,
-					  "%s case %d: round trip gives \"%s\"", label, *n_cases, back);
+					  "%s case %d: round trip gives \"%s\"", label, vs.index, back);
 				free(back);
 			}
 		}
 		free(got);
-		(*n_cases)++;
-		in = sep + sep_len;
-		line = eol + 1;
 	}
-	CHECK_MSG(*line == '\0', "%s: more lines than inputs", label);
-	free(inp);
-	free(outs);
+	*n_cases = vs.count;
+	vectors_close(&vs);
 	return passed;
 }
 

@@ -50,82 +50,44 @@ static char *detokenize(const struct ajar_vocab *v, const int32_t *ids, size_t n
 
 /* ---- llama.cpp's test vectors -------------------------------------------- */
 
-#define VOCAB_TEST_SEP "\n__ggml_vocab_test__\n"
-
 /* Checks every case of NAME.gguf.inp/.out; returns the count that matched. */
 static int run_vocab_vectors(const char *name, int *n_cases)
 {
-	char rel[256];
-	size_t inp_len = 0, out_len = 0;
+	char rel[256], inp_path[4200];
+	struct vectors vs;
+	const char *in;
+	size_t text_len, n_want;
+	int32_t want[512];
+	int passed = 0;
 	*n_cases = 0;
 	snprintf(rel, sizeof(rel), "vocab/%s.gguf", name);
 	struct ajar_vocab *v = load_vocab(rel);
 	snprintf(rel, sizeof(rel), "vocab/%s.gguf.inp", name);
-	char *inp = slurp(fixture_path(rel), &inp_len);
+	snprintf(inp_path, sizeof(inp_path), "%s", fixture_path(rel));
 	snprintf(rel, sizeof(rel), "vocab/%s.gguf.out", name);
-	char *outs = slurp(fixture_path(rel), &out_len);
-	CHECK_MSG(inp && outs, "cannot read the .inp/.out of %s", name);
-	if (!v || !inp || !outs) {
+	if (!v || !vectors_open(&vs, inp_path, fixture_path(rel), name)) {
 		vocab_free(v);
-		free(inp);
-		free(outs);
 		return 0;
 	}
-
-	int passed = 0;
-	const size_t sep_len = strlen(VOCAB_TEST_SEP);
-	char *in = inp, *line = outs;
-	for (;;) {
-		char *sep = memmem(in, inp_len - (size_t)(in - inp), VOCAB_TEST_SEP, sep_len);
-		if (!sep)
-			break; /* what follows the last separator is the empty last piece */
-		size_t text_len = (size_t)(sep - in);
-		char *eol = strchr(line, '\n');
-		CHECK_MSG(eol, "%s: fewer .out lines than inputs", name);
-		if (!eol)
-			break;
-		*eol = '\0';
-
-		int32_t want[512];
-		size_t n_want = 0;
-		for (char *p = line; *p;) {
-			char *end;
-			long id = strtol(p, &end, 10);
-			if (end == p)
-				break;
-			if (n_want < ARRAY_LEN(want))
-				want[n_want++] = (int32_t)id;
-			p = end;
-		}
-
+	while (vectors_next(&vs, &in, &text_len, want, ARRAY_LEN(want), &n_want)) {
 		int32_t *got = NULL;
 		size_t n_got = 0;
 		if (tokenize(v, in, text_len, false, false, &got, &n_got)) {
-			if (ids_equal(got, n_got, want, n_want)) {
-				passed++;
-			} else {
-				fprintf(stderr, "%s case %d (%zu bytes) differs\n", name, *n_cases, text_len);
-				print_ids("want", want, n_want);
-				print_ids("got ", got, n_got);
-			}
+			passed += vectors_ids_match(&vs, text_len, got, n_got, want, n_want);
 			/* Round trip: the stream gives the input back once the
 			 * add-space prefix is stripped (all inputs are valid UTF-8). */
 			size_t back_len;
 			char *back = detokenize(v, got, n_got, false, true, &back_len);
 			CHECK_MSG(back_len == text_len && memcmp(back, in, text_len) == 0,
-				  "%s case %d: round trip gives \"%s\"", name, *n_cases, back);
+				  "%s case %d: round trip gives \"%s\"", name, vs.index, back);
 			free(back);
 		}
 		free(got);
-		(*n_cases)++;
-		in = sep + sep_len;
-		line = eol + 1;
 	}
-	CHECK_MSG(*line == '\0', "%s: more .out lines than inputs", name);
+	*n_cases = vs.count;
+	vectors_close(&vs);
 	printf("%s: %d/%d cases match\n", name, passed, *n_cases);
 	vocab_free(v);
-	free(inp);
-	free(outs);
 	return passed;
 }
 

@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define VOCAB_TEST_SEP "\n__ggml_vocab_test__\n"
 
 /* Ids of bert-bge (and tiny-bert, which has the same vocabulary). */
 enum { BGE_PAD = 0, BGE_UNK = 100, BGE_CLS = 101, BGE_SEP = 102, BGE_MASK = 103 };
@@ -68,22 +67,6 @@ static char *detokenize(const struct ajar_vocab *v, const int32_t *ids, size_t n
 	return out;
 }
 
-/* Parses one .out line (" 1 2 3") into want; returns the count. */
-static size_t parse_ids(const char *line, int32_t *want, size_t cap)
-{
-	size_t n = 0;
-	for (const char *p = line; *p;) {
-		char *end;
-		long id = strtol(p, &end, 10);
-		if (end == p)
-			break;
-		if (n < cap)
-			want[n++] = (int32_t)id;
-		p = end;
-	}
-	return n;
-}
-
 /*
  * Checks every input of inp_path (each followed by the separator) against
  * the lines of out_path; returns the count that matched, *n_cases the count
@@ -92,54 +75,28 @@ static size_t parse_ids(const char *line, int32_t *want, size_t cap)
 static int run_vectors(const struct ajar_vocab *v, const char *inp_path, const char *out_path, bool parse_special,
 		       int *n_cases)
 {
-	size_t inp_len = 0, out_len = 0;
-	char *inp = slurp(inp_path, &inp_len);
-	char *outs = slurp(out_path, &out_len);
-	*n_cases = 0;
-	CHECK_MSG(inp && outs, "cannot read %s or %s", inp_path, out_path);
-	if (!inp || !outs) {
-		free(inp);
-		free(outs);
-		return 0;
-	}
+	struct vectors vs;
+	const char *in;
+	size_t text_len, n_want;
+	int32_t want[1024];
 	int passed = 0;
-	const size_t sep_len = strlen(VOCAB_TEST_SEP);
-	char *in = inp, *line = outs;
-	for (;;) {
-		char *sep = memmem(in, inp_len - (size_t)(in - inp), VOCAB_TEST_SEP, sep_len);
-		if (!sep)
-			break; /* what follows the last separator is the empty last piece */
-		size_t text_len = (size_t)(sep - in);
-		char *eol = strchr(line, '\n');
-		CHECK_MSG(eol, "%s: fewer lines than inputs", out_path);
-		if (!eol)
-			break;
-		*eol = '\0';
-		int32_t want[1024];
-		size_t n_want = parse_ids(line, want, ARRAY_LEN(want));
+	*n_cases = 0;
+	if (!vectors_open(&vs, inp_path, out_path, out_path))
+		return 0;
+	while (vectors_next(&vs, &in, &text_len, want, ARRAY_LEN(want), &n_want)) {
 		int32_t *got = NULL;
 		size_t n_got = 0;
 		if (tokenize(v, in, text_len, false, parse_special, &got, &n_got)) {
-			if (ids_equal(got, n_got, want, n_want)) {
-				passed++;
-			} else {
-				fprintf(stderr, "%s case %d (%zu bytes) differs\n", out_path, *n_cases, text_len);
-				print_ids("want", want, n_want);
-				print_ids("got ", got, n_got);
-			}
+			passed += vectors_ids_match(&vs, text_len, got, n_got, want, n_want);
 			/* Whatever the input, the stream gives valid UTF-8. */
 			char *back = detokenize(v, got, n_got, parse_special, true);
 			CHECK(utf8_valid(back, strlen(back)));
 			free(back);
 		}
 		free(got);
-		(*n_cases)++;
-		in = sep + sep_len;
-		line = eol + 1;
 	}
-	CHECK_MSG(*line == '\0', "%s: more lines than inputs", out_path);
-	free(inp);
-	free(outs);
+	*n_cases = vs.count;
+	vectors_close(&vs);
 	return passed;
 }
 
