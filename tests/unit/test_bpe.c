@@ -436,7 +436,7 @@ static enum ajar_err load_fake(const struct fake_bpe *fk, struct ajar_vocab **ou
 
 /* "Ġ" is the space byte in token texts. */
 static const char *const fake_tokens[] = {
-	"<|end|>", "a", "b", "c", "ab", "bc", "abc", "\xc4\xa0", "\xc4\xa0" "a", "xyz", "x",
+	"<|end|>", "a", "b", "c", "ab", "bc", "abc", "\xc4\xa0", ("\xc4\xa0" "a"), "xyz", "x",
 };
 static const char *const fake_merges[] = {
 	"b c",	/* 0: wins over "a b" in "abc" */

@@ -491,7 +491,7 @@ static enum ajar_err load_fake(const struct fake *fk, struct ajar_vocab **out)
 	return err;
 }
 
-static const char *const tiny_tokens[] = { "<unk>", "<s>", "</s>", "\xe2\x96\x81", "a", "b", "ab", "\xe2\x96\x81" "ab" };
+static const char *const tiny_tokens[] = { "<unk>", "<s>", "</s>", "\xe2\x96\x81", "a", "b", "ab", ("\xe2\x96\x81" "ab") };
 static const float tiny_scores[] = { 0, 0, 0, -1, -2, -3, -0.5f, -0.25f };
 static const int32_t tiny_types[] = { 2, 3, 3, 1, 1, 1, 1, 1 };
 
