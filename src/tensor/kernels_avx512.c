@@ -623,11 +623,52 @@ AI void tile_micro_n(enum qkind k, int n, const struct tile_w *tw, const float *
 }
 
 /*
+ * One chunk of one tile: repacks blocks [b0, b0 + kc) of rows [r, r + 16)
+ * (those below r1), prefetches the same chunk of the next tile (into L1 if
+ * `to_l1`, else L2), and adds the chunk's products for tokens [0, tc) to y
+ * (starting them if b0 == 0). xa: token 0's activation row at block b0;
+ * dx/bias/sx: the activation fields of block b0, entry [b * ld + t].
+ */
+AI void tile_chunk(enum qkind k, const uint8_t *w, size_t w_stride, int64_t r, int64_t r1, int64_t b0, int kc,
+		   const uint8_t *xa, size_t act_stride, int tc, const float *dx, const int32_t *bias, const float *sx,
+		   size_t ld, float *y, size_t y_stride, bool to_l1)
+{
+	const size_t bs = q_bsize(k);
+	const int nr = (int)min64(TILE_ROWS, r1 - r);
+	const __mmask16 rmask = (__mmask16)((1u << nr) - 1);
+	const uint8_t *rows[TILE_ROWS];
+	struct tile_w tw;
+	UNROLL
+	for (int i = 0; i < TILE_ROWS; i++)
+		rows[i] = i < nr ? w + (size_t)(r + i) * w_stride + (size_t)b0 * bs : zero_blocks;
+	tile_repack(k, rows, kc, &tw);
+	/* the same chunk of the next tile, while this one computes */
+	for (int64_t i = r + TILE_ROWS; i < r1 && i < r + 2 * TILE_ROWS; i++) {
+		const char *pf = (const char *)(w + (size_t)i * w_stride + (size_t)b0 * bs);
+		for (size_t off = 0; off < (size_t)kc * bs; off += 64) {
+			if (to_l1)
+				_mm_prefetch(pf + off, _MM_HINT_T0);
+			else
+				_mm_prefetch(pf + off, _MM_HINT_T1);
+		}
+		if (to_l1)
+			_mm_prefetch(pf + (size_t)kc * bs - 1, _MM_HINT_T0);
+		else
+			_mm_prefetch(pf + (size_t)kc * bs - 1, _MM_HINT_T1);
+	}
+	for (int tt = 0; tt < tc; tt += TT)
+		tile_micro_n(k, tc - tt >= TT ? TT : tc - tt, &tw, dx, bias, sx, ld, kc, tt,
+			     xa + (size_t)tt * act_stride, act_stride, y + (size_t)tt * y_stride + r, y_stride, rmask,
+			     b0 == 0);
+}
+
+/*
  * A few tokens (a batch of decoding sequences): each 16-row tile takes all
  * its blocks before the next tile starts, so the weights stream from memory
  * row range by row range (the prompt order walks every row once per chunk
  * of blocks, a strided pattern that DRAM serves badly). The activation
- * fields of all blocks are prepared once per call.
+ * fields of all blocks are prepared once per call; the next tile is fetched
+ * into L2 a tile ahead of use.
  */
 #define FEW_TOK 16
 #define FEW_NB 256
@@ -640,40 +681,20 @@ struct few_act {
 AI void gemm_tiles_few(enum qkind k, const uint8_t *w, size_t w_stride, int64_t nb, int64_t r0, int64_t r1,
 		       const uint8_t *act, size_t act_stride, int tc, float *y, size_t y_stride)
 {
-	const size_t bs = q_bsize(k), as = a_bsize(k);
+	const size_t as = a_bsize(k);
 	struct few_act fa;
-	struct tile_w tw;
 
 	tile_prep_act(k, act, act_stride, tc, (int)nb, fa.dx, fa.bias, fa.s, FEW_TOK);
-	for (int64_t r = r0; r < r1; r += TILE_ROWS) {
-		const int nr = (int)min64(TILE_ROWS, r1 - r);
-		const __mmask16 rmask = (__mmask16)((1u << nr) - 1);
+	for (int64_t r = r0; r < r1; r += TILE_ROWS)
 		for (int64_t b0 = 0; b0 < nb; b0 += KC) {
-			const int kc = (int)min64(KC, nb - b0);
-			const uint8_t *rows[TILE_ROWS];
-			UNROLL
-			for (int i = 0; i < TILE_ROWS; i++)
-				rows[i] = i < nr ? w + (size_t)(r + i) * w_stride + (size_t)b0 * bs : zero_blocks;
-			tile_repack(k, rows, kc, &tw);
-			/* the same chunk of the next tile, a tile ahead of use */
-			for (int64_t i = r + TILE_ROWS; i < r1 && i < r + 2 * TILE_ROWS; i++) {
-				const uint8_t *pf = w + (size_t)i * w_stride + (size_t)b0 * bs;
-				for (size_t off = 0; off < (size_t)kc * bs; off += 64)
-					_mm_prefetch((const char *)pf + off, _MM_HINT_T1);
-				_mm_prefetch((const char *)pf + (size_t)kc * bs - 1, _MM_HINT_T1);
-			}
-			for (int tt = 0; tt < tc; tt += TT) {
-				const uint8_t *xa = act + (size_t)tt * act_stride + (size_t)b0 * as;
-				float *yt = y + (size_t)tt * y_stride + r;
-				const float *dx = fa.dx + (size_t)b0 * FEW_TOK, *sx = fa.s + (size_t)b0 * FEW_TOK;
-				const int32_t *bias = fa.bias + (size_t)b0 * FEW_TOK;
-				tile_micro_n(k, tc - tt >= TT ? TT : tc - tt, &tw, dx, bias, sx, FEW_TOK, kc, tt, xa, act_stride,
-					     yt, y_stride, rmask, b0 == 0);
-			}
+			const size_t f = (size_t)b0 * FEW_TOK;
+			tile_chunk(k, w, w_stride, r, r1, b0, (int)min64(KC, nb - b0), act + (size_t)b0 * as, act_stride,
+				   tc, fa.dx + f, fa.bias + f, fa.s + f, FEW_TOK, y, y_stride, false);
 		}
-	}
 }
 
+/* Prompt order: per chunk of TC tokens and KC blocks, every tile of rows,
+ * the chunk's activation fields (17 KB) staying in L1. */
 AI void gemm_tiles(enum qkind k, const uint8_t *w, size_t w_stride, int64_t nb, int64_t r0, int64_t r1,
 		   const uint8_t *act, size_t act_stride, int64_t n_tok, float *y, size_t y_stride)
 {
@@ -681,9 +702,8 @@ AI void gemm_tiles(enum qkind k, const uint8_t *w, size_t w_stride, int64_t nb, 
 		gemm_tiles_few(k, w, w_stride, nb, r0, r1, act, act_stride, (int)n_tok, y, y_stride);
 		return;
 	}
-	const size_t bs = q_bsize(k), as = a_bsize(k);
+	const size_t as = a_bsize(k);
 	struct tile_act ta;
-	struct tile_w tw;
 
 	for (int64_t t0 = 0; t0 < n_tok; t0 += TC) {
 		const int tc = (int)min64(TC, n_tok - t0);
@@ -693,28 +713,9 @@ AI void gemm_tiles(enum qkind k, const uint8_t *w, size_t w_stride, int64_t nb, 
 			const int kc = (int)min64(KC, nb - b0);
 			tile_prep_act(k, act_c + (size_t)b0 * as, act_stride, tc, kc, &ta.dx[0][0], &ta.bias[0][0], &ta.s[0][0],
 				      TC);
-			for (int64_t r = r0; r < r1; r += TILE_ROWS) {
-				const int nr = (int)min64(TILE_ROWS, r1 - r);
-				const __mmask16 rmask = (__mmask16)((1u << nr) - 1);
-				const uint8_t *rows[TILE_ROWS];
-				UNROLL
-				for (int i = 0; i < TILE_ROWS; i++)
-					rows[i] = i < nr ? w + (size_t)(r + i) * w_stride + (size_t)b0 * bs : zero_blocks;
-				tile_repack(k, rows, kc, &tw);
-				/* the next tile's chunk, while this one computes */
-				for (int64_t i = r + TILE_ROWS; i < r1 && i < r + 2 * TILE_ROWS; i++) {
-					const uint8_t *pf = w + (size_t)i * w_stride + (size_t)b0 * bs;
-					for (size_t off = 0; off < (size_t)kc * bs; off += 64)
-						_mm_prefetch((const char *)pf + off, _MM_HINT_T0);
-					_mm_prefetch((const char *)pf + (size_t)kc * bs - 1, _MM_HINT_T0);
-				}
-				for (int tt = 0; tt < tc; tt += TT) {
-					const uint8_t *xa = act_c + (size_t)tt * act_stride + (size_t)b0 * as;
-					float *yt = y_c + (size_t)tt * y_stride + r;
-					tile_micro_n(k, tc - tt >= TT ? TT : tc - tt, &tw, &ta.dx[0][0], &ta.bias[0][0], &ta.s[0][0],
-						     TC, kc, tt, xa, act_stride, yt, y_stride, rmask, b0 == 0);
-				}
-			}
+			for (int64_t r = r0; r < r1; r += TILE_ROWS)
+				tile_chunk(k, w, w_stride, r, r1, b0, kc, act_c + (size_t)b0 * as, act_stride, tc,
+					   &ta.dx[0][0], &ta.bias[0][0], &ta.s[0][0], TC, y_c, y_stride, true);
 		}
 	}
 }
