@@ -32,6 +32,12 @@ static const char serve_help[] =
 	"      --timeout SECONDS     idle connection timeout (default 600)\n"
 	"      --queue N             requests waiting for a slot before 503 (default 64)\n"
 	"      --chat-template NAME  chat format instead of the model's (chatml, llama3, ...)\n"
+	"      --policy FILE         access policy (docs/policy.md; default: the built-in one)\n"
+	"      --store URI           sqlite:PATH (default: sqlite:$AJAR_DATA/ajar.db, else\n"
+	"                            ~/.local/share/ajar/ajar.db)\n"
+	"      --card FILE           model card for /transparency (default: the policy's)\n"
+	"      --admin-key-file FILE where to write the admin key made when the store has none\n"
+	"                            (default: shown once in the log)\n"
 	"  -v, --verbose             log every request to stderr\n"
 	"  SIGINT or SIGTERM stops the server gracefully: streams end with a final chunk.\n";
 
@@ -104,6 +110,14 @@ static int parse_serve(struct args *a, struct server_params *p, const char **mod
 			p->max_queue = (uint32_t)ll;
 		} else if (args_opt(a, "--chat-template", NULL, &v)) {
 			p->chat_template = v;
+		} else if (args_opt(a, "--policy", NULL, &v)) {
+			p->policy_path = v;
+		} else if (args_opt(a, "--store", NULL, &v)) {
+			p->store_uri = v;
+		} else if (args_opt(a, "--card", NULL, &v)) {
+			p->card_path = v;
+		} else if (args_opt(a, "--admin-key-file", NULL, &v)) {
+			p->admin_key_file = v;
 		} else if (args_flag(a, "--verbose", "-v")) {
 			p->log_requests = true;
 		} else {

@@ -16,6 +16,7 @@
 #define AJAR_GUARD_SECRETS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ajar/err.h"

@@ -155,7 +155,7 @@ enum MHD_Result api_chat(struct http_ctx *c)
 	if (!body)
 		return http_reply_error(c, &e);
 	if (gen_opts_parse(srv, body, &o, &e) || parse_chat_logprobs(body, &o, &e) ||
-	    parse_response_format(body, &o, &e) || parse_messages(body, &in, &e))
+	    parse_response_format(body, &o, &e) || guard_gen_opts(c, &o, &e) || parse_messages(body, &in, &e))
 		goto fail;
 	if ((err = chat_render(srv->family, in.msgs, in.n, true, &text, &len))) {
 		if (err == AJAR_ERR_NOMEM)

@@ -124,6 +124,8 @@ enum MHD_Result api_completions(struct http_ctx *c)
 		goto fail;
 	}
 	o.n_logprobs = (int)logprobs;
+	if (guard_gen_opts(c, &o, &e))
+		goto fail;
 	if (parse_prompt(srv, body, echo, &ids, &n_ids, &echo_text, &e))
 		goto fail;
 	enum MHD_Result ret = gen_run(c, GEN_API_COMPLETION, &o, ids, n_ids, NULL, 0, echo_text);

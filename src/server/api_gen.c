@@ -171,6 +171,7 @@ static void pending_free(struct gen_pending *p)
 
 static void job_free(struct gen_job *j)
 {
+	guard_settle(j->srv, &j->resv, 0); /* never ran: give it all back */
 	free(j->prompt);
 	for (size_t i = 0; i < j->n_stops; i++)
 		free(j->stops[i]);
@@ -269,6 +270,9 @@ static void job_on_done(void *user, const struct sched_result *res, enum ajar_er
 {
 	struct gen_job *j = user;
 
+	/* Before anyone can see the end: the client's next request must find
+	 * the unused tokens back in its quota. */
+	guard_settle(j->srv, &j->resv, res->n_completion);
 	pthread_mutex_lock(&j->mu);
 	j->done = true;
 	j->res = *res;
@@ -301,6 +305,7 @@ static struct gen_job *job_new(struct http_ctx *c, enum gen_api api, const struc
 	pthread_condattr_destroy(&ca);
 	j->refs = 1;
 	j->srv = c->srv;
+	j->ctx = c;
 	j->api = api;
 	api_make_id(j->id, sizeof(j->id), api == GEN_API_CHAT ? "chatcmpl-" : "cmpl-");
 	j->created = (long long)time(NULL);
@@ -475,6 +480,9 @@ static enum MHD_Result reply_full(struct http_ctx *c, struct gen_job *j)
 		api_fail_as(&e, 503, "unavailable_error", "shutting_down", NULL, "the server is shutting down");
 		return http_reply_error(c, &e);
 	}
+	c->g.tokens_in = j->res.n_prompt;
+	c->g.tokens_out = j->res.n_completion;
+	guard_output(c, j->out.text ? j->out.text : "", j->out.n_text);
 	json_t *choice = json_object();
 	json_object_set_new(choice, "index", json_integer(0));
 	json_t *text = json_string_lossy(j->out.text ? j->out.text : "", j->out.n_text);
@@ -539,6 +547,8 @@ enum MHD_Result gen_run(struct http_ctx *c, enum gen_api api, const struct gen_o
 	const char *param = api == GEN_API_CHAT ? "messages" : "prompt";
 	struct api_error e;
 	struct gen_job *j;
+	struct guard_reservation resv;
+	struct gen_opts limited = *o;
 	enum ajar_err err;
 
 	if (o->json_object && !srv->jc_proto) {
@@ -558,11 +568,19 @@ enum MHD_Result gen_run(struct http_ctx *c, enum gen_api api, const struct gen_o
 			    srv->n_ctx, api == GEN_API_CHAT ? "messages" : "prompt", n_prompt);
 		return http_reply_error(c, &e);
 	}
-	if (!(j = job_new(c, api, o, prompt, n_prompt, extra_stop, n_extra_stop, echo_text))) {
+	/* The tier's context and token quota may lower max_tokens: the
+	 * generation then ends with finish_reason "length". */
+	if (guard_reserve(c, n_prompt, &limited.max_tokens, &resv, &e)) {
+		free(prompt);
+		return http_reply_error(c, &e);
+	}
+	if (!(j = job_new(c, api, &limited, prompt, n_prompt, extra_stop, n_extra_stop, echo_text))) {
+		guard_settle(srv, &resv, 0);
 		free(prompt);
 		api_fail_as(&e, 500, "server_error", NULL, NULL, "out of memory");
 		return http_reply_error(c, &e);
 	}
+	j->resv = resv;
 	if (o->json_object) {
 		if (!(j->jc = srv_jc_new(srv))) {
 			api_fail_as(&e, 500, "server_error", NULL, NULL, "%s", ajar_err_msg());
@@ -590,5 +608,5 @@ enum MHD_Result gen_run(struct http_ctx *c, enum gen_api api, const struct gen_o
 		gen_job_unref(j);
 		return http_reply_error(c, &e);
 	}
-	return o->stream ? sse_start(c, j) : reply_blocking(c, j);
+	return limited.stream ? sse_start(c, j) : reply_blocking(c, j);
 }

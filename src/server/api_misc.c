@@ -198,8 +198,14 @@ enum MHD_Result api_metrics(struct http_ctx *c)
 
 static const struct web_asset *asset_find(const char *path)
 {
+	/* The pages have short names: / is the chat, /access the access
+	 * request form, /admin the admin console. */
 	if (strcmp(path, "/") == 0)
 		path = "/index.html";
+	else if (strcmp(path, "/access") == 0)
+		path = "/access.html";
+	else if (strcmp(path, "/admin") == 0)
+		path = "/admin.html";
 	for (const struct web_asset *a = ajar_web_assets; a->path; a++)
 		if (strcmp(a->path, path) == 0)
 			return a;

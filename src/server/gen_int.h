@@ -37,6 +37,12 @@ enum sse_phase { SSE_START, SSE_RUNNING, SSE_FINISHED };
 
 struct gen_job {
 	struct server *srv;
+	/* The request: valid while the connection serves it; the connection
+	 * thread alone uses it (the guard's audit and output digest). */
+	struct http_ctx *ctx;
+	/* Tokens reserved from the key's quota; settled in on_done (engine
+	 * thread) or, if never submitted, when the job is freed. */
+	struct guard_reservation resv;
 	enum gen_api api;
 	char id[48];             /* "chatcmpl-..." / "cmpl-..." */
 	long long created;       /* Unix seconds */

@@ -47,6 +47,11 @@ const char *http_header(const struct http_ctx *c, const char *name)
 	return MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, name);
 }
 
+const char *http_query(const struct http_ctx *c, const char *name)
+{
+	return MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
 int http_socket(const struct http_ctx *c)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -75,6 +80,9 @@ enum MHD_Result http_reply(struct http_ctx *c, unsigned status, const char *cont
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 	for (size_t i = 0; extra && extra[i]; i += 2)
 		MHD_add_response_header(r, extra[i], extra[i + 1]);
+	guard_headers(c, r);
+	/* The audit row is on disk before the first byte of the reply. */
+	guard_audit(c, status);
 	enum MHD_Result ret = MHD_queue_response(c->conn, status, r);
 	MHD_destroy_response(r);
 	if (ret == MHD_YES)
@@ -104,6 +112,8 @@ enum MHD_Result http_reply_error(struct http_ctx *c, const struct api_error *e)
 	const char *extra[5];
 	size_t n_extra = 0;
 
+	if (e->code && !c->g.reason[0])
+		snprintf(c->g.reason, sizeof(c->g.reason), "%s", e->code);
 	json_object_set_new(err, "message", json_string_lossy(e->message, strlen(e->message)));
 	json_object_set_new(err, "type", json_string(e->type ? e->type : "invalid_request_error"));
 	json_object_set_new(err, "param", e->param[0] ? json_string(e->param) : json_null());
@@ -188,6 +198,10 @@ static enum MHD_Result request_begin(struct server *srv, struct MHD_Connection *
 	rq->ctx.body = "";
 	rq->ctx.ep = route_endpoint(url);
 	rq->ctx.t_start = mono_now();
+	/* Every request but the web files and health checks gets an audit row,
+	 * refusals and malformed requests included. */
+	rq->ctx.g.audited_kind = rq->ctx.ep != EP_STATIC && rq->ctx.ep != EP_HEALTH;
+	api_make_id(rq->ctx.g.request_id, sizeof(rq->ctx.g.request_id), "req_");
 	*con_cls = rq;
 	metrics_request_begin(srv->metrics);
 
@@ -264,6 +278,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	/* A request that ended before any reply (client gone, MHD error) counts
 	 * as 499, nginx's "client closed request". */
 	unsigned status = rq->ctx.status ? rq->ctx.status : 499;
+	if (!rq->ctx.g.audit_done) {
+		/* Ended without its row: the client left before a reply, or in
+		 * the middle of a stream. */
+		if (!rq->ctx.g.reason[0])
+			snprintf(rq->ctx.g.reason, sizeof(rq->ctx.g.reason), "client_closed");
+		rq->ctx.g.outcome = "error";
+		guard_audit(&rq->ctx, status);
+	}
+	free(rq->ctx.g.out_text);
 	metrics_request(srv->metrics, rq->ctx.ep, status, dt);
 	if (srv->p.log_requests)
 		srv_log(srv, "%s %s %u %.3f s%s", rq->ctx.method, rq->ctx.path, status, dt,

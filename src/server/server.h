@@ -34,6 +34,12 @@ struct server_params {
 	unsigned max_connections;  /* 0 = 256 */
 	unsigned timeout_s;        /* idle connection timeout; 0 = 600 */
 	const char *chat_template; /* family name overriding the model's; NULL = detect */
+	const char *policy_path;   /* policy file; NULL = the built-in default */
+	const char *store_uri;     /* "sqlite:PATH"; NULL = store_default_uri() */
+	const char *card_path;     /* model card overriding the policy's; NULL = the policy's */
+	/* When the store has no admin key, one is made at start: written to
+	 * this file (mode 0600) if set, else shown once in the log. */
+	const char *admin_key_file;
 	/* Optional: warnings, and with log_requests one line per finished
 	 * request ("POST /v1/completions 200 0.123 s"); called from any thread. */
 	void (*log)(void *user, const char *line);

@@ -5,8 +5,13 @@
  *   server.c          server_start/stop, the scheduler behind a teardown lock
  *   http.c            libmicrohttpd glue: body buffering with a cap, struct
  *                     http_ctx, replies (JSON, errors, static files)
- *   router.c          route(): path + method -> endpoint (the place where the
- *                     guard layer of issue 6 goes, before dispatch)
+ *   router.c          route(): path + method -> endpoint, and the guard's
+ *                     admission (key, tier, capability, rate) before dispatch
+ *   api_guard.c       the guard around a request: the policy, store, quota
+ *                     and audit chain of the server; admission, limits on
+ *                     generation fields, token reservations, the audit row
+ *   api_admin.c       /admin/...: keys, access requests, usage, audit
+ *   api_public.c      access requests, transparency, gated weights
  *   api_gen.c         what chat and completions share: sampling fields, the
  *                     generation job, blocking and streaming (SSE) replies
  *   api_chat.c        POST /v1/chat/completions
@@ -21,6 +26,7 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <sodium.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -30,11 +36,18 @@
 #include "ajar/chat.h"
 #include "ajar/err.h"
 #include "ajar/scheduler.h"
+#include "guard/secrets.h"
+#include "store/store.h"
 #include "server/server.h"
 
 struct ajar_vocab;
 struct metrics;
 struct json_constraint;
+struct policy;
+struct policy_tier;
+struct store;
+struct audit;
+struct quota;
 
 /* ---- endpoints (for metrics labels and routing) ---- */
 
@@ -46,6 +59,10 @@ enum endpoint {
 	EP_TOKENIZE,
 	EP_DETOKENIZE,
 	EP_METRICS,
+	EP_ACCESS,        /* /v1/access/requests[/{id}] */
+	EP_TRANSPARENCY,  /* /v1/transparency, /transparency */
+	EP_WEIGHTS,       /* /v1/models/{id}/weights */
+	EP_ADMIN,         /* /admin/... API */
 	EP_STATIC,
 	EP_OTHER, /* unknown paths */
 	EP_COUNT
@@ -80,6 +97,16 @@ struct server {
 	 * start (it walks the whole vocabulary); each request gets a clone,
 	 * which shares its tables. NULL if it could not be built. */
 	struct json_constraint *jc_proto;
+
+	/* The guard (api_guard.c); set at start, read-only after, each safe
+	 * for use from any thread. */
+	struct policy *policy;
+	struct store *store;
+	struct guard_secrets secrets;
+	struct audit *audit;
+	struct quota *quota;
+	json_t *model_facts;              /* transparency_model_facts of the model file */
+	char weights_sha256[65];
 };
 
 /* Scheduler access that is safe against shutdown. srv_submit returns
@@ -98,9 +125,33 @@ void srv_log(struct server *s, const char *fmt, ...) AJAR_PRINTF(2, 3);
 /* ---- one HTTP request ---- */
 
 /*
+ * The guard's view of one request (api_guard.c): who made it, what it may
+ * do, what it used, and whether its audit row is written. Touched only by
+ * the request's connection thread.
+ */
+struct req_guard {
+	bool audited_kind;      /* the request gets an audit row (not static, not /health) */
+	bool audit_done;        /* its row is written */
+	bool has_key;
+	struct store_key key;   /* the key used, when has_key */
+	const struct policy_tier *tier; /* NULL until admitted */
+	char request_id[STORE_ID_MAX];
+	bool has_limits;        /* rl holds the key's rate-limit state for headers */
+	int64_t rl_limit_req, rl_left_req, rl_limit_tok, rl_left_tok, rl_reset_req, rl_reset_tok;
+	int64_t tokens_in, tokens_out;
+	char reason[128];       /* error code of a refusal or failure */
+	const char *outcome;    /* static; NULL: from the status */
+	crypto_hash_sha256_state out_hash; /* of the output text, when out_any */
+	bool out_any;
+	char *out_text;         /* retention "full": the output kept (owned, capped) */
+	size_t n_out_text, cap_out_text;
+	char endpoint[96];      /* what the audit row names; "" = method + path */
+};
+
+/*
  * What a handler sees. Everything is valid until the request completes.
- * A guard layer (keys, tiers, quotas, audit) reads method, path and headers
- * here before route() dispatches, and may reply itself.
+ * route() runs the guard's admission (key, tier, capability, rate) on it
+ * before dispatch; the guard may reply itself.
  */
 struct http_ctx {
 	struct server *srv;
@@ -112,6 +163,8 @@ struct http_ctx {
 	enum endpoint ep;       /* set by route() */
 	unsigned status;        /* status queued; 0 until a reply */
 	double t_start;         /* monotonic seconds at the first byte */
+	char path_arg[STORE_ID_MAX * 2]; /* the {id} of a path pattern, "" if none */
+	struct req_guard g;
 };
 
 /* A request header's value (case-insensitive name), or NULL. */
@@ -214,6 +267,56 @@ int gen_opts_parse(struct server *srv, json_t *body, struct gen_opts *o, struct 
 enum MHD_Result gen_run(struct http_ctx *c, enum gen_api api, const struct gen_opts *o, int32_t *prompt,
 			size_t n_prompt, const char *const *extra_stop, size_t n_extra_stop, const char *echo_text);
 
+/* ---- the guard (api_guard.c) ---- */
+
+/* Loads the policy, opens the store, its secrets and the audit chain,
+ * reads the model file's facts; creates an admin key (logged once) when the
+ * store has no active one. Undone by guard_stop. */
+enum ajar_err guard_start(struct server *s) AJAR_MUST_CHECK;
+void guard_stop(struct server *s);
+
+/* Who may call a route. */
+enum route_access {
+	ACCESS_PUBLIC,   /* anyone; not audited when quiet is set on the route */
+	ACCESS_KEY,      /* any valid key (or the anonymous tier) */
+	ACCESS_CAP,      /* a key whose tier has the route's capability */
+};
+
+/* Admission of a routed request: key (401), tier and capability (403),
+ * requests per minute (429). Returns true to go on to the handler; false
+ * once it has queued the refusal. */
+bool guard_admit(struct http_ctx *c, enum route_access acc, unsigned cap);
+
+struct gen_opts;
+/* After gen_opts_parse: logprobs need the capability (403); max_tokens
+ * above the tier's is 403 naming it; no max_tokens means the tier's.
+ * 0, or -1 with e filled. */
+int guard_gen_opts(struct http_ctx *c, struct gen_opts *o, struct api_error *e);
+/* After tokenizing: the tier's max_context (403), then the token quota:
+ * reserves n_prompt + *max_tokens and lowers *max_tokens to what is left
+ * (429 when not even the prompt fits). On success r is filled for
+ * guard_settle. 0, or -1 with e filled. */
+struct guard_reservation {
+	char key_id[STORE_ID_MAX];
+	int64_t at, reserved, n_prompt;
+	bool active;
+};
+int guard_reserve(struct http_ctx *c, size_t n_prompt, int32_t *max_tokens, struct guard_reservation *r,
+		  struct api_error *e);
+/* The generation is over: gives back the unused part (any thread). */
+void guard_settle(struct server *s, struct guard_reservation *r, int64_t n_completion);
+/* Records the output for the audit row: its digest, and with retention
+ * "full" the request and output text. */
+void guard_output(struct http_ctx *c, const char *text, size_t n);
+/* Writes the request's audit row once, durably: http_reply calls it before
+ * queueing, the SSE stream before its final chunk, and request completion
+ * for a request that ended without (the client left). */
+void guard_audit(struct http_ctx *c, unsigned status);
+/* Appends an admin action's row (kind "admin"). */
+void guard_audit_admin(struct http_ctx *c, const char *action, const char *subject_id, const char *detail);
+/* Adds the x-ratelimit-* headers of an admitted request to r. */
+void guard_headers(const struct http_ctx *c, struct MHD_Response *r);
+
 /* ---- endpoints ---- */
 
 enum MHD_Result api_chat(struct http_ctx *c);
@@ -223,6 +326,26 @@ enum MHD_Result api_health(struct http_ctx *c);
 enum MHD_Result api_tokenize(struct http_ctx *c);
 enum MHD_Result api_detokenize(struct http_ctx *c);
 enum MHD_Result api_metrics(struct http_ctx *c);
+/* api_public.c */
+enum MHD_Result api_access_submit(struct http_ctx *c);
+enum MHD_Result api_access_status(struct http_ctx *c);
+enum MHD_Result api_transparency(struct http_ctx *c);
+enum MHD_Result api_transparency_page(struct http_ctx *c);
+enum MHD_Result api_weights(struct http_ctx *c);
+/* api_admin.c */
+enum MHD_Result api_admin_keys(struct http_ctx *c);
+enum MHD_Result api_admin_key_create(struct http_ctx *c);
+enum MHD_Result api_admin_key_revoke(struct http_ctx *c);
+enum MHD_Result api_admin_key_rotate(struct http_ctx *c);
+enum MHD_Result api_admin_access_list(struct http_ctx *c);
+enum MHD_Result api_admin_access_show(struct http_ctx *c);
+enum MHD_Result api_admin_access_approve(struct http_ctx *c);
+enum MHD_Result api_admin_access_deny(struct http_ctx *c);
+enum MHD_Result api_admin_usage(struct http_ctx *c);
+enum MHD_Result api_admin_audit(struct http_ctx *c);
+enum MHD_Result api_admin_audit_verify(struct http_ctx *c);
+/* The value of a query argument, or NULL. */
+const char *http_query(const struct http_ctx *c, const char *name);
 /* GET of a file embedded from web/; false if there is no such file. */
 bool api_static_exists(const char *path);
 enum MHD_Result api_static(struct http_ctx *c);

@@ -170,6 +170,8 @@ static bool sse_refill(struct gen_job *j)
 	bool done = j->done;
 	pthread_mutex_unlock(&j->mu);
 
+	if (j->take.n_text)
+		guard_output(j->ctx, j->take.text, j->take.n_text);
 	if (j->take.n_text || j->take.n_lps) {
 		json_t *lp = NULL;
 		if (j->n_logprobs >= 0 && j->take.n_lps)
@@ -178,6 +180,12 @@ static bool sse_refill(struct gen_job *j)
 		sse_text_chunk(j, j->take.text ? j->take.text : "", j->take.n_text, lp);
 	}
 	if (done) {
+		/* The audit row is durable before the stream's last bytes. */
+		j->ctx->g.tokens_in = j->res.n_prompt;
+		j->ctx->g.tokens_out = j->res.n_completion;
+		if (j->err)
+			j->ctx->g.outcome = "error";
+		guard_audit(j->ctx, 200);
 		sse_close(j);
 		j->phase = SSE_FINISHED;
 	}
@@ -234,6 +242,7 @@ enum MHD_Result sse_start(struct http_ctx *c, struct gen_job *j)
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
 	/* Proxies such as nginx must pass each event on at once. */
 	MHD_add_response_header(r, "X-Accel-Buffering", "no");
+	guard_headers(c, r);
 	enum MHD_Result ret = MHD_queue_response(c->conn, 200, r);
 	MHD_destroy_response(r); /* MHD keeps its reference; sse_free runs when it lets go */
 	if (ret == MHD_YES)
