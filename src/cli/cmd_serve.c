@@ -167,6 +167,8 @@ int cmd_serve(int argc, char **argv)
 	bool v6 = strchr(host, ':') != NULL;
 	printf("ajar: serving %s at http://%s%s%s:%u/ (open it in a browser)\n", model_path, v6 ? "[" : "", host,
 	       v6 ? "]" : "", server_port(srv));
+	printf("ajar: a key for the chat comes from /access; the admin console is /admin, the public record "
+	       "/transparency\n");
 	fflush(stdout);
 
 	while (sigwait(&stop_signals, &sig) != 0)

@@ -5,6 +5,13 @@
  * text, poll for a condition instead of sleeping, and stop the server with
  * SIGTERM checking that it exits 0.
  *
+ * Each server gets a fresh store in a temporary folder (--store) and the
+ * admin key made at its start (--admin-key-file), which /metrics needs.
+ * Unless the test passes its own --policy, the server runs
+ * tests/data/policy_open.json: requests without a key get a tier with
+ * every capability and no limits, so tests of the API itself need no keys.
+ * s->key, when set, is sent as the bearer key of every request.
+ *
  * Include after check.h, in one test file per binary (everything is static).
  */
 #ifndef AJAR_TESTS_HTTP_HARNESS_H
@@ -30,7 +37,47 @@ struct test_server {
 	pid_t pid;
 	int out_fd;        /* the child's stdout */
 	char url[128];     /* "http://127.0.0.1:PORT" (no trailing slash) */
+	char dir[256];     /* the temporary folder of its store */
+	char store[320];   /* "sqlite:DIR/store.db" */
+	char admin_key[128]; /* read from DIR/admin.key after start */
+	char key[128];     /* sent as "Authorization: Bearer KEY" when non-empty */
 };
+
+/* Reads the first line of a small file into out; false if unreadable. */
+static inline bool harness_read_line(const char *path, char *out, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	bool ok = fgets(out, (int)cap, f) != NULL;
+	fclose(f);
+	out[strcspn(out, "\r\n")] = '\0';
+	return ok && out[0];
+}
+
+static inline bool harness_has_arg(const char *const *args, const char *name)
+{
+	for (int i = 0; args && args[i]; i++)
+		if (strcmp(args[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* Removes the server's store folder (the files SQLite and the server made). */
+static inline void harness_remove_dir(struct test_server *s)
+{
+	static const char *const names[] = { "store.db", "store.db-wal", "store.db-shm", "store.db.secret",
+					     "store.db.pub", "admin.key", NULL };
+	char p[512];
+	if (!s->dir[0])
+		return;
+	for (int i = 0; names[i]; i++) {
+		snprintf(p, sizeof(p), "%s/%s", s->dir, names[i]);
+		unlink(p);
+	}
+	rmdir(s->dir);
+	s->dir[0] = '\0';
+}
 
 static inline double harness_now(void)
 {
@@ -53,12 +100,21 @@ static inline void harness_pause_ms(int ms)
 static inline bool server_start_args(struct test_server *s, const char *const *args)
 {
 	const char *bin = getenv("AJAR_BIN");
-	static char model[4096];
-	const char *argv[48];
+	static char model[4096], policy[4096], keyfile[512];
+	const char *argv[56];
 	int n = 0, pipefd[2];
 
 	memset(s, 0, sizeof(*s));
 	s->pid = -1;
+	snprintf(s->dir, sizeof(s->dir), "/tmp/ajar-itest-XXXXXX");
+	if (!mkdtemp(s->dir)) {
+		fprintf(stderr, "mkdtemp: %s\n", strerror(errno));
+		s->dir[0] = '\0';
+		return false;
+	}
+	snprintf(s->store, sizeof(s->store), "sqlite:%s/store.db", s->dir);
+	snprintf(keyfile, sizeof(keyfile), "%s/admin.key", s->dir);
+	snprintf(policy, sizeof(policy), "%s/tests/data/policy_open.json", AJAR_SOURCE_DIR);
 	snprintf(model, sizeof(model), "%s", fixture_path("models/stories260K.gguf"));
 	if (!bin) {
 		fprintf(stderr, "AJAR_BIN is not set\n");
@@ -70,7 +126,17 @@ static inline bool server_start_args(struct test_server *s, const char *const *a
 	argv[n++] = model;
 	argv[n++] = "--port";
 	argv[n++] = "0";
-	for (int i = 0; args && args[i] && n < 46; i++)
+	if (!harness_has_arg(args, "--store")) {
+		argv[n++] = "--store";
+		argv[n++] = s->store;
+	}
+	if (!harness_has_arg(args, "--policy")) {
+		argv[n++] = "--policy";
+		argv[n++] = policy;
+	}
+	argv[n++] = "--admin-key-file";
+	argv[n++] = keyfile;
+	for (int i = 0; args && args[i] && n < 54; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
 	if (pipe(pipefd) != 0)
@@ -109,6 +175,8 @@ static inline bool server_start_args(struct test_server *s, const char *const *a
 		if (k > 0 && u[k - 1] == '/')
 			k--;
 		snprintf(s->url, sizeof(s->url), "%.*s", (int)k, u);
+		/* A store given by the test may have its admin key already. */
+		harness_read_line(keyfile, s->admin_key, sizeof(s->admin_key));
 		return true;
 	}
 	fprintf(stderr, "server did not print its URL; stdout so far: %.*s\n", (int)len, line);
@@ -133,12 +201,14 @@ static inline int server_stop_wait(struct test_server *s)
 			waitpid(s->pid, &st, 0);
 			close(s->out_fd);
 			s->pid = -1;
+			harness_remove_dir(s);
 			return -1;
 		}
 		harness_pause_ms(10);
 	}
 	close(s->out_fd);
 	s->pid = -1;
+	harness_remove_dir(s);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
@@ -152,6 +222,11 @@ struct http_resp {
 	char retry_after[32];
 	char allow[64];
 	char cache_control[64];
+	char request_id[64];  /* x-request-id */
+	char rl_limit_requests[24], rl_remaining_requests[24], rl_reset_requests[24];
+	char rl_limit_tokens[24], rl_remaining_tokens[24], rl_reset_tokens[24];
+	char content_range[96];
+	char content_sha256[80];
 	CURLcode curl;        /* transport result */
 };
 
@@ -198,6 +273,17 @@ static inline size_t harness_header(char *p, size_t sz, size_t n, void *user)
 	harness_header_value(p, k, "Retry-After", r->retry_after, sizeof(r->retry_after));
 	harness_header_value(p, k, "Allow", r->allow, sizeof(r->allow));
 	harness_header_value(p, k, "Cache-Control", r->cache_control, sizeof(r->cache_control));
+	harness_header_value(p, k, "x-request-id", r->request_id, sizeof(r->request_id));
+	harness_header_value(p, k, "x-ratelimit-limit-requests", r->rl_limit_requests, sizeof(r->rl_limit_requests));
+	harness_header_value(p, k, "x-ratelimit-remaining-requests", r->rl_remaining_requests,
+			     sizeof(r->rl_remaining_requests));
+	harness_header_value(p, k, "x-ratelimit-reset-requests", r->rl_reset_requests, sizeof(r->rl_reset_requests));
+	harness_header_value(p, k, "x-ratelimit-limit-tokens", r->rl_limit_tokens, sizeof(r->rl_limit_tokens));
+	harness_header_value(p, k, "x-ratelimit-remaining-tokens", r->rl_remaining_tokens,
+			     sizeof(r->rl_remaining_tokens));
+	harness_header_value(p, k, "x-ratelimit-reset-tokens", r->rl_reset_tokens, sizeof(r->rl_reset_tokens));
+	harness_header_value(p, k, "Content-Range", r->content_range, sizeof(r->content_range));
+	harness_header_value(p, k, "X-Content-SHA256", r->content_sha256, sizeof(r->content_sha256));
 	return k;
 }
 
@@ -222,6 +308,11 @@ static inline CURL *http_easy(const struct test_server *s, const char *method, c
 	*hdrs = curl_slist_append(NULL, "Content-Type: application/json");
 	/* Send bodies at once, without waiting for "100 Continue". */
 	*hdrs = curl_slist_append(*hdrs, "Expect:");
+	if (s->key[0]) {
+		char auth[192];
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", s->key);
+		*hdrs = curl_slist_append(*hdrs, auth);
+	}
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, *hdrs);
 	if (strcmp(method, "HEAD") == 0)
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
@@ -310,9 +401,18 @@ static inline double metric_value(const char *text, const char *name)
 	return -1;
 }
 
+/* The same request with another bearer key ("" for none). */
+static inline struct http_resp http_do_as(const struct test_server *s, const char *key, const char *method,
+					  const char *path, const char *body)
+{
+	struct test_server as = *s;
+	snprintf(as.key, sizeof(as.key), "%s", key ? key : "");
+	return http_do(&as, method, path, body, body ? strlen(body) : 0);
+}
+
 static inline double server_metric(const struct test_server *s, const char *name)
 {
-	struct http_resp r = http_get(s, "/metrics");
+	struct http_resp r = http_do_as(s, s->admin_key, "GET", "/metrics", NULL);
 	double v = r.status == 200 ? metric_value(r.body, name) : -1;
 	http_resp_free(&r);
 	return v;

@@ -595,7 +595,11 @@ static void test_static(void)
 /* After everything above, the counters show it. */
 static void test_metrics(void)
 {
+	/* /metrics needs the admin key: without one it is refused. */
 	struct http_resp r = http_get(&srv, "/metrics");
+	CHECK_EQ_INT(r.status, 403);
+	http_resp_free(&r);
+	r = http_do_as(&srv, srv.admin_key, "GET", "/metrics", NULL);
 	CHECK_EQ_INT(r.status, 200);
 	CHECK(strncmp(r.content_type, "text/plain", 10) == 0);
 	const char *t = r.body;
