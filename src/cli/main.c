@@ -20,6 +20,10 @@ static const struct {
 	{ "serve", cmd_serve, "serve the OpenAI-compatible HTTP API (and the chat page)" },
 	{ "bench", cmd_bench, "prompt-processing and generation speed, like llama-bench" },
 	{ "quantize", cmd_quantize, "write a copy of a model with quantized weights" },
+	{ "keys", cmd_keys, "create, list, revoke and rotate API keys" },
+	{ "access", cmd_access, "review access requests: list, show, approve, deny" },
+	{ "audit", cmd_audit, "verify the audit chain, or export it as JSON lines" },
+	{ "card", cmd_card, "the transparency record of a model (card, license, safeguards) as JSON" },
 };
 
 static void usage(FILE *out)
