@@ -341,7 +341,7 @@ static enum ajar_err card_json(const char *path, json_t **out)
 		json_t *t = json_stringn(text, n);
 		if (!t)
 			err = ajar_errf(AJAR_ERR_FORMAT, "model card %s: not UTF-8 text", path);
-		else if (!(*out = json_pack("{s:s,s:o}", "source", path, "text", t)))
+		else if (!(*out = json_pack("{s:o,s:o}", "source", string_lossy(path, strlen(path)), "text", t)))
 			err = ajar_errf(AJAR_ERR_NOMEM, "model card %s: no memory", path);
 	}
 	free(text);

@@ -263,6 +263,32 @@ static void test_missing_card(void)
 	policy_free(p);
 }
 
+/* A card that is not UTF-8 text cannot go into the JSON record: FORMAT,
+ * naming the file, rather than a record with a broken string. */
+static void test_card_not_text(void)
+{
+	struct policy *p = NULL;
+	json_t *rec = NULL;
+	char card[4096];
+
+	make_tmp_dir();
+	snprintf(card, sizeof(card), "%s/card.md", tmp_dir);
+	FILE *f = fopen(card, "wb");
+	CHECK(f != NULL);
+	if (f) {
+		fputs("caf\xe9 \xff\xfe\n", f);
+		fclose(f);
+	}
+	CHECK_OK(policy_load(NULL, &p));
+	if (p) {
+		CHECK(transparency_record(NULL, p, card, NULL, 0, &rec) == AJAR_ERR_FORMAT);
+		CHECK(strstr(ajar_err_msg(), card) != NULL);
+		CHECK(rec == NULL);
+		policy_free(p);
+	}
+	remove_tmp_dir();
+}
+
 /* One audit row of kind "request". */
 static void append_request(struct audit *au, const char *key_id, const char *tier, const char *outcome,
 			   const char *reason, int64_t tin, int64_t tout)
@@ -393,6 +419,7 @@ int main(void)
 	RUN(test_record_default_policy);
 	RUN(test_html_escapes_card);
 	RUN(test_missing_card);
+	RUN(test_card_not_text);
 	RUN(test_usage);
 	return check_summary();
 }
