@@ -21,6 +21,7 @@
 #include "store/store.h"
 
 #define KEY_STRING_MAX 72   /* "ajar_" + 16 + "_" + 43 + NUL = 66 */
+#define KEY_ID_LEN 16       /* base32 characters of a key id (80 bits) */
 
 enum key_verdict {
 	KEY_OK = 0,
@@ -42,6 +43,20 @@ const char *key_verdict_message(enum key_verdict v);
 enum ajar_err keys_create(struct store *st, const struct guard_secrets *sec, const char *tier, const char *owner,
 			  int64_t expires, const char *access_id, int64_t now, char *key_out, size_t cap,
 			  struct store_key *rec) AJAR_MUST_CHECK;
+
+/*
+ * As keys_create, with the id given by the caller (KEY_ID_LEN characters of
+ * lowercase base32) instead of a random one. INVALID if a key with that id
+ * exists already: the store's unique insert then decides between two
+ * callers making the same key (access_claim_key relies on it).
+ */
+enum ajar_err keys_create_as(struct store *st, const struct guard_secrets *sec, const char *id, const char *tier,
+			     const char *owner, int64_t expires, const char *access_id, int64_t now, char *key_out,
+			     size_t cap, struct store_key *rec) AJAR_MUST_CHECK;
+
+/* The KEY_ID_LEN lowercase base32 characters (and a NUL) of 10 bytes: the
+ * form of key ids and of access request ids. */
+void keys_base32_id(const uint8_t raw[10], char out[KEY_ID_LEN + 1]);
 
 /* Checks a presented key at time now. Returns AJAR_OK with *verdict set
  * (and *rec filled when the id exists); an error only if the store fails. */
