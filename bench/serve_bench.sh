@@ -108,7 +108,8 @@ rss_kb() {
 
 start_ajar() {
 	"$AJAR" serve -m "$MODEL" --host 127.0.0.1 --port 0 --parallel "$PARALLEL" --threads "$THREADS" \
-		--ctx "$CTX" --cache-type "$CACHE_TYPE" >"$tmp/ajar.out" 2>"$tmp/ajar.err" &
+		--ctx "$CTX" --cache-type "$CACHE_TYPE" --store "sqlite:$tmp/store.db" \
+		--admin-key-file "$tmp/admin.key" >"$tmp/ajar.out" 2>"$tmp/ajar.err" &
 	server_pid=$!
 	i=0
 	url=
@@ -121,9 +122,13 @@ start_ajar() {
 	done
 	[ -n "$url" ] || die "ajar serve printed no address"
 	wait_health "$url" 120 || { cat "$tmp/ajar.err" >&2; die "ajar serve: /health never answered 200"; }
+	# Every request goes through the guard (key check, audit row) with the
+	# admin key made for this fresh store; llama-server gets no key.
+	key=$(cat "$tmp/admin.key")
 }
 
 start_llama() {
+	key=
 	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	# llama-server's -c is the whole cache, shared out among the -np slots.
 	"$LLAMA_SERVER" -m "$MODEL" --host 127.0.0.1 --port "$port" -np "$PARALLEL" -t "$THREADS" \
@@ -139,10 +144,10 @@ run_series() {
 		n=$((REQUESTS * c))
 		say "$1: $c client(s), $n requests of $MAX_TOKENS tokens"
 		if [ -n "$PROMPT" ]; then
-			"$tmp/serve_load" -u "$url" -c "$c" -n "$n" -m "$MAX_TOKENS" -w 1 --prompt "$PROMPT" --json \
+			"$tmp/serve_load" -u "$url" ${key:+--key "$key"} -c "$c" -n "$n" -m "$MAX_TOKENS" -w 1 --prompt "$PROMPT" --json \
 				>"$tmp/run.json" || say "$1: $c clients: serve_load reported errors"
 		else
-			"$tmp/serve_load" -u "$url" -c "$c" -n "$n" -m "$MAX_TOKENS" -w 1 --json \
+			"$tmp/serve_load" -u "$url" ${key:+--key "$key"} -c "$c" -n "$n" -m "$MAX_TOKENS" -w 1 --json \
 				>"$tmp/run.json" || say "$1: $c clients: serve_load reported errors"
 		fi
 		printf '%s\t%s\n' "$1" "$(cat "$tmp/run.json")" >>"$tmp/results.tsv"
@@ -157,7 +162,7 @@ robust_report=
 if [ "$ROBUST" = 1 ]; then
 	rss_before=$(rss_kb "$server_pid")
 	say "ajar: robustness mix ($PARALLEL clients, $ROBUST_REQUESTS requests; VmRSS now $rss_before kB)"
-	if "$tmp/serve_load" -u "$url" -c "$PARALLEL" -n "$ROBUST_REQUESTS" -m 8 -w 0 --robust >"$tmp/robust.txt" 2>"$tmp/robust.err"; then
+	if "$tmp/serve_load" -u "$url" ${key:+--key "$key"} -c "$PARALLEL" -n "$ROBUST_REQUESTS" -m 8 -w 0 --robust >"$tmp/robust.txt" 2>"$tmp/robust.err"; then
 		robust_report="passed"
 	else
 		robust_report="FAILED"

@@ -82,7 +82,8 @@ enum MHD_Result http_reply(struct http_ctx *c, unsigned status, const char *cont
 		MHD_add_response_header(r, extra[i], extra[i + 1]);
 	guard_headers(c, r);
 	/* The audit row is on disk before the first byte of the reply. */
-	guard_audit(c, status);
+	if (!c->g.audit_at_close)
+		guard_audit(c, status);
 	enum MHD_Result ret = MHD_queue_response(c->conn, status, r);
 	MHD_destroy_response(r);
 	if (ret == MHD_YES)
@@ -144,6 +145,11 @@ static enum MHD_Result reply_too_large(struct http_request *rq)
 	api_fail_as(&e, 413, "invalid_request_error", "request_too_large", NULL,
 		    "request body is larger than the server's limit of %zu bytes", rq->ctx.srv->p.max_body);
 	rq->replied = true;
+	/* MHD closes the connection after this reply without reading the rest
+	 * of the body, and the client's unread bytes then make the kernel
+	 * reset it: the 413 must leave at once, before the client has sent
+	 * much more, so its audit row is written as the connection closes. */
+	rq->ctx.g.audit_at_close = true;
 	return http_reply_error(&rq->ctx, &e);
 }
 
@@ -278,14 +284,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	/* A request that ended before any reply (client gone, MHD error) counts
 	 * as 499, nginx's "client closed request". */
 	unsigned status = rq->ctx.status ? rq->ctx.status : 499;
-	if (!rq->ctx.g.audit_done) {
+	if (!rq->ctx.g.audit_done && !rq->ctx.g.audit_at_close) {
 		/* Ended without its row: the client left before a reply, or in
 		 * the middle of a stream. */
 		if (!rq->ctx.g.reason[0])
 			snprintf(rq->ctx.g.reason, sizeof(rq->ctx.g.reason), "client_closed");
 		rq->ctx.g.outcome = "error";
-		guard_audit(&rq->ctx, status);
 	}
+	guard_audit(&rq->ctx, status);
 	free(rq->ctx.g.out_text);
 	metrics_request(srv->metrics, rq->ctx.ep, status, dt);
 	if (srv->p.log_requests)

@@ -132,6 +132,7 @@ void srv_log(struct server *s, const char *fmt, ...) AJAR_PRINTF(2, 3);
 struct req_guard {
 	bool audited_kind;      /* the request gets an audit row (not static, not /health) */
 	bool audit_done;        /* its row is written */
+	bool audit_at_close;    /* written when the connection ends, not before the reply */
 	bool has_key;
 	struct store_key key;   /* the key used, when has_key */
 	const struct policy_tier *tier; /* NULL until admitted */
