@@ -77,6 +77,8 @@ struct policy_moderation_profile {
 };
 
 struct policy {
+	/* The strings below are never NULL ("" when the file gives none), except
+	 * card_path and watermark_key_file. */
 	char *source;               /* the file it came from, or "built-in default" */
 	char *license_name;         /* e.g. "ajar open model license" */
 	char *license_text;         /* the full text applicants accept */
@@ -92,13 +94,14 @@ struct policy {
 	/* Access requests. */
 	char **access_required;     /* field names that must be non-empty */
 	size_t n_access_required;
-	char access_default_tier[32]; /* when the request names none */
+	char access_default_tier[32]; /* when the request names none; "" = it must name one */
 	struct policy_auto_rule *auto_rules;
 	size_t n_auto_rules;
 
 	bool retain_content;        /* audit keeps prompts and outputs, not only digests */
 
-	struct policy_moderation_profile *profiles;
+	struct policy_moderation_profile *profiles; /* profiles[0] is the built-in "none"
+	                                               (no categories), then the file's */
 	size_t n_profiles;
 
 	/* Watermark parameters; the key is read from key_file, never stored here. */
@@ -125,10 +128,14 @@ const char *policy_default_text(void);
 /* The tier named name, or NULL. */
 const struct policy_tier *policy_tier(const struct policy *p, const char *name);
 
+/* The moderation profile named name ("none" included), or NULL. */
+const struct policy_moderation_profile *policy_profile(const struct policy *p, const char *name);
+
 /* The public part of the policy as JSON (for /v1/transparency): tiers with
  * their capabilities and limits, moderation profiles, watermark scheme and
  * parameters (never the key or its file), retention, license name and
- * SHA-256, access-request rules. Caller decrefs. */
+ * SHA-256, access-request rules. Caller decrefs; NULL only when out of
+ * memory. */
 json_t *policy_public_json(const struct policy *p);
 
 #endif

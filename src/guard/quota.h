@@ -34,8 +34,9 @@ struct quota_limits {
 struct quota_state {
 	int64_t limit_requests, remaining_requests;
 	int64_t limit_tokens, remaining_tokens;
-	int64_t reset_requests_s;  /* seconds until the request window resets */
-	int64_t reset_tokens_s;    /* seconds until the binding token window resets */
+	int64_t reset_requests_s;  /* seconds until the request window resets (1..60) */
+	int64_t reset_tokens_s;    /* seconds until the binding token window resets
+	                              (the minute's when there is no token limit) */
 };
 
 enum quota_verdict {
@@ -61,7 +62,8 @@ enum quota_verdict quota_admit_request(struct quota *q, const char *key_id, cons
 /* Reserves n_prompt + up to want completion tokens (want < 0: as many as
  * are left). *granted gets the completion tokens reserved (<= want when
  * want >= 0). QUOTA_TOKENS, nothing reserved, when fewer than n_prompt + 1
- * tokens are left. *st is filled either way. */
+ * tokens are left. *st is filled either way. With no token limit at all,
+ * want < 0 grants INT32_MAX (the caller's max_tokens/context bound it). */
 enum quota_verdict quota_reserve_tokens(struct quota *q, const char *key_id, const struct quota_limits *lim,
 					int64_t now, int64_t n_prompt, int64_t want, int64_t *granted,
 					struct quota_state *st);
