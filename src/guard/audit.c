@@ -350,9 +350,26 @@ static int verify_row(void *user, const struct store_audit_row *r)
 static enum ajar_err verify_head(struct store *st, const uint8_t pk[32], struct verify_scan *v)
 {
 	struct store_audit_head head;
-	int64_t last = v->expected - 1;
-	enum ajar_err err = store_audit_head_get(st, &head);
+	int64_t last;
+	enum ajar_err err;
 
+	/* A server may append while we verify: a head newer than the rows
+	 * scanned means rows came after the scan, so the scan goes on from
+	 * where it stopped; only a head naming rows that are not there at all
+	 * is a deletion. Bounded, so a busy server cannot keep us here. */
+	for (int tries = 0;; tries++) {
+		err = store_audit_head_get(st, &head);
+		last = v->expected - 1;
+		if (err || head.seq <= last || tries == 64)
+			break;
+		err = store_audit_scan(st, v->expected, INT64_MIN, verify_row, v);
+		if (err)
+			return err;
+		if (v->broken)
+			return AJAR_OK;
+		if (v->expected - 1 == last)
+			break; /* nothing new: the rows the head names are gone */
+	}
 	if (err == AJAR_ERR_NOT_FOUND) {
 		if (last > 0)
 			verify_fail(v, last, "the signed head is missing (the last row is %lld)", (long long)last);
