@@ -232,6 +232,8 @@ static int job_on_token(void *user, const struct sched_token_event *ev)
 		j->got_first = true;
 		ttft = mono_now() - j->t_start;
 	}
+	if (ev->token >= 0)
+		j->n_generated++;
 	/* token -1: text released at the end, with no token of its own. */
 	if (j->n_logprobs >= 0 && ev->token >= 0) {
 		if (grow((void **)&j->out.lps, &j->out.cap_lps, j->out.n_lps + 1, sizeof(struct lp_entry))) {
@@ -535,6 +537,10 @@ static enum MHD_Result reply_blocking(struct http_ctx *c, struct gen_job *j)
 	}
 	bool gone = j->cancelled;
 	pthread_mutex_unlock(&j->mu);
+	/* A client that left still used what was generated: its audit row
+	 * (written as the connection closes) records it. */
+	c->g.tokens_in = j->res.n_prompt;
+	c->g.tokens_out = j->res.n_completion;
 	enum MHD_Result ret = gone ? MHD_NO : reply_full(c, j);
 	gen_job_unref(j);
 	return ret;

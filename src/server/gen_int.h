@@ -70,6 +70,7 @@ struct gen_job {
 	struct gen_pending out;  /* produced, not yet taken */
 	size_t n_released;       /* output bytes released so far (all time) */
 	bool got_first;
+	size_t n_generated;      /* tokens generated so far */
 	bool cancelled;          /* the client is gone: on_token asks to stop */
 	bool oom;                /* a buffer could not grow: stop with an error */
 	bool done;

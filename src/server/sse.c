@@ -168,7 +168,12 @@ static bool sse_refill(struct gen_job *j)
 	j->out.n_text = 0;
 	j->out.n_lps = 0;
 	bool done = j->done;
+	size_t n_generated = j->n_generated;
 	pthread_mutex_unlock(&j->mu);
+	/* Kept current, so a stream cut off by the client is audited with the
+	 * tokens it used. */
+	j->ctx->g.tokens_in = (int64_t)j->n_prompt;
+	j->ctx->g.tokens_out = (int64_t)n_generated;
 
 	if (j->take.n_text)
 		guard_output(j->ctx, j->take.text, j->take.n_text);
