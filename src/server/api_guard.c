@@ -22,6 +22,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +36,9 @@
  * runaway generation must not make a row of unbounded size. */
 #define RETAIN_OUTPUT_MAX ((size_t)1 << 20)
 
-/* The quota bucket of requests without a key (the anonymous tier). */
-#define ANONYMOUS_BUCKET "anonymous"
+/* Access requests one client address may submit per minute: the endpoint
+ * is public, and each request is a row in the store. */
+#define ACCESS_SUBMITS_PER_MINUTE 10
 
 static int64_t unix_now(void)
 {
@@ -200,9 +203,50 @@ static bool has_limits(const struct policy_tier *t)
 	return t->requests_per_minute || t->tokens_per_minute || t->tokens_per_day;
 }
 
-static const char *bucket_of(const struct http_ctx *c)
+/* "ip:ADDRESS" of the client, for limits on requests without a key. */
+static void client_bucket(const struct http_ctx *c, char *out, size_t cap)
 {
-	return c->g.has_key ? c->g.key.id : ANONYMOUS_BUCKET;
+	char host[64] = "unknown";
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci && ci->client_addr) {
+		const struct sockaddr *sa = ci->client_addr;
+		socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+		if (getnameinfo(sa, len, host, sizeof(host), NULL, 0, NI_NUMERICHOST) != 0)
+			snprintf(host, sizeof(host), "unknown");
+	}
+	snprintf(out, cap, "ip:%s", host);
+}
+
+/* A key's limits are its own; requests without a key (the anonymous tier)
+ * are limited per client address. */
+static const char *bucket_of(struct http_ctx *c)
+{
+	if (c->g.has_key)
+		return c->g.key.id;
+	if (!c->g.bucket[0])
+		client_bucket(c, c->g.bucket, sizeof(c->g.bucket));
+	return c->g.bucket;
+}
+
+bool guard_limit_public(struct http_ctx *c)
+{
+	struct quota_limits lim = { .requests_per_minute = ACCESS_SUBMITS_PER_MINUTE };
+	struct quota_state st;
+	struct api_error e;
+	char bucket[96];
+
+	client_bucket(c, bucket, sizeof(bucket));
+	/* Its own bucket: the anonymous tier's limits are another matter. */
+	size_t n = strlen(bucket);
+	snprintf(bucket + n, sizeof(bucket) - n, "/access");
+	if (quota_admit_request(c->srv->quota, bucket, &lim, unix_now(), &st) == QUOTA_OK)
+		return true;
+	api_fail_as(&e, 429, "requests", "rate_limit_exceeded", NULL,
+		    "too many access requests from this address: %d per minute; retry in %lld s",
+		    ACCESS_SUBMITS_PER_MINUTE, (long long)st.reset_requests_s);
+	e.retry_after = st.reset_requests_s > 0 ? (unsigned)st.reset_requests_s : 1;
+	http_reply_error(c, &e);
+	return false;
 }
 
 static void keep_state(struct http_ctx *c, const struct quota_state *st)
@@ -222,6 +266,9 @@ static void seed_quota(struct http_ctx *c)
 {
 	struct server *s = c->srv;
 	const char *id = bucket_of(c);
+
+	if (!c->g.has_key)
+		return; /* no stored usage: the store counts per key */
 	struct store_usage u;
 	int64_t day = unix_now() / 86400;
 

@@ -41,6 +41,8 @@ enum MHD_Result api_access_submit(struct http_ctx *c)
 	struct store_access rec;
 	char token[ACCESS_TOKEN_MAX], param[64] = "";
 
+	if (!guard_limit_public(c))
+		return MHD_YES;
 	json_t *body = api_parse_body(c, &e);
 	if (!body)
 		return http_reply_error(c, &e);

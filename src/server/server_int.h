@@ -147,6 +147,7 @@ struct req_guard {
 	char *out_text;         /* retention "full": the output kept (owned, capped) */
 	size_t n_out_text, cap_out_text;
 	char endpoint[96];      /* what the audit row names; "" = method + path */
+	char bucket[72];        /* quota bucket of a request without a key: "ip:ADDRESS" */
 };
 
 /*
@@ -298,7 +299,7 @@ int guard_gen_opts(struct http_ctx *c, struct gen_opts *o, struct api_error *e);
  * (429 when not even the prompt fits). On success r is filled for
  * guard_settle. 0, or -1 with e filled. */
 struct guard_reservation {
-	char key_id[STORE_ID_MAX];
+	char key_id[72];           /* the quota bucket: a key id or "ip:ADDRESS" */
 	int64_t at, reserved, n_prompt;
 	bool active;
 };
@@ -315,6 +316,9 @@ void guard_output(struct http_ctx *c, const char *text, size_t n);
 void guard_audit(struct http_ctx *c, unsigned status);
 /* Appends an admin action's row (kind "admin"). */
 void guard_audit_admin(struct http_ctx *c, const char *action, const char *subject_id, const char *detail);
+/* The per-address limit on public submissions (access requests): true to
+ * go on, false once it has replied 429. */
+bool guard_limit_public(struct http_ctx *c);
 /* Adds the x-ratelimit-* headers of an admitted request to r. */
 void guard_headers(const struct http_ctx *c, struct MHD_Response *r);
 

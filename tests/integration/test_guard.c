@@ -15,7 +15,8 @@
  *   - every refusal: 401 (none, malformed, unknown, revoked, expired),
  *     403 (capability, max_tokens, logprobs, max_context, admin API,
  *     weights), 429 (requests/min with Retry-After and x-ratelimit-*);
- *   - auto-approval by email domain (and not by a look-alike domain);
+ *   - auto-approval by email domain (and not by a look-alike domain), and
+ *     the per-address limit on access requests;
  *   - a revocation made by `ajar keys revoke` while the server runs is in
  *     force on the very next request;
  *   - weights download with and without permission, whole and by Range;
@@ -474,6 +475,30 @@ static void test_auto_approval(void)
 	       400, NULL);
 }
 
+/* The public endpoint is limited per client address (10 per minute): a
+ * flood of submissions gets 429, not rows without end. */
+static void test_access_flood(void)
+{
+	int accepted = 0, limited = 0;
+	avoid_minute_edge();
+	for (int i = 0; i < 12 && !limited; i++) {
+		struct http_resp r = http_do_as(&srv, "", "POST", "/v1/access/requests", "{}");
+		if (r.status == 429) {
+			limited = 1;
+			CHECK(atoi(r.retry_after) >= 1);
+			json_t *j = body_json(&r);
+			CHECK_STR(err_code(j), "rate_limit_exceeded");
+			json_decref(j);
+		} else {
+			CHECK_EQ_INT(r.status, 400); /* "{}" lacks every field */
+			accepted++;
+		}
+		http_resp_free(&r);
+	}
+	CHECK(limited);
+	CHECK(accepted <= 10);
+}
+
 /* ---- a revocation by the CLI, while the server runs ---- */
 
 static void test_cli_revoke(void)
@@ -760,6 +785,7 @@ int main(void)
 	RUN(test_403_paths);
 	RUN(test_429_requests);
 	RUN(test_auto_approval);
+	RUN(test_access_flood);
 	RUN(test_cli_revoke);
 	RUN(test_weights);
 	RUN(test_transparency);
