@@ -15,10 +15,15 @@
  *
  * Head signature: Ed25519 over "ajar-audit-head-v1" (18 bytes) || seq || hash.
  *
- * The writer (struct audit) keeps the head in memory under its mutex, so
- * an append costs one hash, one signature and one store transaction, and
- * appends from many threads form one chain in the order they take the
- * lock. audit_verify trusts nothing it reads: every row is re-hashed.
+ * The writer (struct audit) keeps the head in memory. Appends use group
+ * commit: a caller queues its row and waits; whichever caller finds no
+ * commit under way takes every queued row (up to APPEND_BATCH_MAX), chains
+ * them after the head, signs the new head once and writes them in one
+ * store transaction - one fsync for all - then wakes their callers. So a
+ * lone request pays one fsync, and N requests arriving together pay about
+ * two instead of N in a row. Rows form one chain in queue order, and each
+ * caller returns only once its own row is durable (or failed).
+ * audit_verify trusts nothing it reads: every row is re-hashed.
  */
 #include "guard/audit.h"
 
@@ -33,12 +38,29 @@
 #define ROW_CONTEXT "ajar-audit-v1"
 #define HEAD_CONTEXT "ajar-audit-head-v1"
 
+/* Most rows one commit takes: bounds the transaction and the time the
+ * first caller of a burst waits for the others. */
+#define APPEND_BATCH_MAX 64
+
+/* A caller's row waiting in the queue (on the caller's stack). */
+struct pending {
+	struct store_audit_row *row;
+	struct pending *next;
+	bool done;                       /* written or failed; err says which */
+	enum ajar_err err;
+	char msg[256];                   /* the failure, for the caller's thread */
+};
+
 struct audit {
 	struct store *st;                /* borrowed: outlives the writer */
 	uint8_t sk[crypto_sign_SECRETKEYBYTES]; /* a copy; wiped at close */
 	uint8_t pk[crypto_sign_PUBLICKEYBYTES];
-	pthread_mutex_t lock;            /* serializes appends */
-	struct store_audit_head head;    /* guarded by lock; seq 0 = empty chain */
+	pthread_mutex_t lock;            /* guards everything below */
+	pthread_cond_t cv;               /* a commit ended */
+	struct store_audit_head head;    /* seq 0 = empty chain; changed only by
+	                                    the committing caller */
+	struct pending *queue, *tail;    /* rows waiting for a commit */
+	bool committing;                 /* a caller is writing a batch */
 };
 
 static void put_i64(crypto_hash_sha256_state *s, int64_t v)
@@ -192,6 +214,11 @@ enum ajar_err audit_open(struct store *st, const struct guard_secrets *sec, stru
 		err = ajar_errf(AJAR_ERR_NOMEM, "audit: cannot make a mutex");
 		goto fail;
 	}
+	if (pthread_cond_init(&a->cv, NULL) != 0) {
+		pthread_mutex_destroy(&a->lock);
+		err = ajar_errf(AJAR_ERR_NOMEM, "audit: cannot make a condition variable");
+		goto fail;
+	}
 	*out = a;
 	return AJAR_OK;
 fail:
@@ -204,6 +231,7 @@ void audit_close(struct audit *a)
 {
 	if (!a)
 		return;
+	pthread_cond_destroy(&a->cv);
 	pthread_mutex_destroy(&a->lock);
 	sodium_memzero(a->sk, sizeof(a->sk));
 	free(a);
@@ -231,32 +259,106 @@ static int64_t now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Fills row's chain columns after head and the new head, signed. */
-static void chain_row(const struct audit *a, struct store_audit_row *row, struct store_audit_head *head)
+/* Chains rows[0..n) after *head (seq, prev, hash) and makes *head the
+ * new head, signed. */
+static enum ajar_err chain_rows(const struct audit *a, struct store_audit_row **rows, size_t n,
+				struct store_audit_head *head)
 {
 	uint8_t msg[sizeof(HEAD_CONTEXT) - 1 + 8 + 32];
 
-	row->seq = a->head.seq + 1;
-	memcpy(row->prev, a->head.hash, sizeof(row->prev)); /* zeros for the first row */
-	audit_row_hash(row, row->hash);
-	head->seq = row->seq;
-	memcpy(head->hash, row->hash, sizeof(head->hash));
-	size_t n = head_message(head, msg);
-	crypto_sign_detached(head->sig, NULL, msg, n, a->sk);
+	if (head->seq > INT64_MAX - (int64_t)n)
+		return ajar_errf(AJAR_ERR_LIMIT, "audit chain: no seq after %lld", (long long)head->seq);
+	for (size_t i = 0; i < n; i++) {
+		rows[i]->seq = head->seq + 1;
+		memcpy(rows[i]->prev, head->hash, sizeof(rows[i]->prev)); /* zeros for the first row */
+		audit_row_hash(rows[i], rows[i]->hash);
+		head->seq = rows[i]->seq;
+		memcpy(head->hash, rows[i]->hash, sizeof(head->hash));
+	}
+	size_t len = head_message(head, msg);
+	crypto_sign_detached(head->sig, NULL, msg, len, a->sk);
+	return AJAR_OK;
 }
 
 /*
  * Another process on the same store (an admin command writing its own
  * row) may have appended since this writer last did: the store then
- * refuses the seq (INVALID), the writer reads the new head and tries
- * again. A few rounds suffice unless writers keep racing.
+ * refuses the seq (INVALID), the writer reads the new head and chains the
+ * batch again after it. A few rounds suffice unless writers keep racing.
  */
 #define APPEND_ATTEMPTS 8
 
+/* Writes one batch durably; on success *head is the new head. Called by
+ * the committing caller without the lock (no one else touches the head). */
+static enum ajar_err commit_batch(struct audit *a, struct store_audit_row **rows, size_t n,
+				  struct store_audit_head *head)
+{
+	struct store_audit_head next, fresh;
+	char refusal[512];
+	enum ajar_err err;
+
+	for (int attempt = 1;; attempt++) {
+		next = *head;
+		if ((err = chain_rows(a, rows, n, &next)))
+			return err;
+		/* The head moves only once the rows are durable, so a failed
+		 * write leaves the chain as it was. */
+		err = store_audit_append_batch(a->st, (const struct store_audit_row *const *)rows, n, &next);
+		if (!err) {
+			*head = next;
+			return AJAR_OK;
+		}
+		if (err != AJAR_ERR_INVALID || attempt == APPEND_ATTEMPTS)
+			return err;
+		snprintf(refusal, sizeof(refusal), "%s", ajar_err_msg());
+		enum ajar_err reload = check_head(a->st, a->pk, &fresh);
+		if (reload)
+			return ajar_err_wrap(reload, "audit chain: row %lld was refused and the chain cannot be re-read",
+					     (long long)rows[0]->seq);
+		if (fresh.seq == head->seq) /* refused for another reason: say that one */
+			return ajar_errf(err, "%s", refusal);
+		*head = fresh;
+	}
+}
+
+/* The committing caller: takes up to APPEND_BATCH_MAX queued rows, writes
+ * them with the lock released, marks them done and wakes their callers.
+ * Entered and left with the lock held. */
+static void commit_queued(struct audit *a)
+{
+	struct store_audit_row *rows[APPEND_BATCH_MAX];
+	struct pending *batch = a->queue, *p = batch, *last = NULL;
+	size_t n = 0;
+
+	for (; p && n < APPEND_BATCH_MAX; p = p->next)
+		rows[n++] = (last = p)->row;
+	a->queue = p;
+	if (!p)
+		a->tail = NULL;
+	last->next = NULL;
+	a->committing = true;
+	struct store_audit_head head = a->head;
+	pthread_mutex_unlock(&a->lock);
+
+	enum ajar_err err = commit_batch(a, rows, n, &head);
+	char msg[256];
+	snprintf(msg, sizeof(msg), "%s", err ? ajar_err_msg() : "");
+
+	pthread_mutex_lock(&a->lock);
+	if (!err)
+		a->head = head;
+	for (p = batch; p; p = p->next) {
+		p->err = err;
+		snprintf(p->msg, sizeof(p->msg), "%s", msg);
+		p->done = true;
+	}
+	a->committing = false;
+	pthread_cond_broadcast(&a->cv);
+}
+
 enum ajar_err audit_append(struct audit *a, struct store_audit_row *row)
 {
-	struct store_audit_head head, fresh;
-	char refusal[512];
+	struct pending me = { .row = row };
 	enum ajar_err err = check_row_fields(row);
 	if (err)
 		return err;
@@ -264,35 +366,21 @@ enum ajar_err audit_append(struct audit *a, struct store_audit_row *row)
 	pthread_mutex_lock(&a->lock);
 	if (row->ts_us == 0)
 		row->ts_us = now_us();
-	for (int attempt = 1;; attempt++) {
-		if (a->head.seq == INT64_MAX) {
-			err = ajar_errf(AJAR_ERR_LIMIT, "audit chain: no seq after %lld", (long long)a->head.seq);
-			break;
-		}
-		chain_row(a, row, &head);
-		/* The in-memory head moves only once the row is durable, so a
-		 * failed write leaves the chain as it was. */
-		err = store_audit_append(a->st, row, &head);
-		if (!err)
-			a->head = head;
-		if (err != AJAR_ERR_INVALID || attempt == APPEND_ATTEMPTS)
-			break;
-		snprintf(refusal, sizeof(refusal), "%s", ajar_err_msg());
-		enum ajar_err reload = check_head(a->st, a->pk, &fresh);
-		if (reload) {
-			err = ajar_err_wrap(reload, "audit chain: row %lld was refused and the chain cannot be re-read",
-					    (long long)row->seq);
-			break;
-		}
-		if (fresh.seq == a->head.seq) {
-			/* Refused for another reason than a newer row: say that one. */
-			err = ajar_errf(err, "%s", refusal);
-			break;
-		}
-		a->head = fresh;
+	if (a->tail)
+		a->tail->next = &me;
+	else
+		a->queue = &me;
+	a->tail = &me;
+	while (!me.done) {
+		if (!a->committing)
+			commit_queued(a);
+		else
+			pthread_cond_wait(&a->cv, &a->lock);
 	}
 	pthread_mutex_unlock(&a->lock);
-	return err;
+	if (me.err)
+		return ajar_errf(me.err, "%s", me.msg);
+	return AJAR_OK;
 }
 
 struct verify_scan {

@@ -296,7 +296,21 @@ enum ajar_err store_audit_append(struct store *st, const struct store_audit_row 
 	assert(st && row && head);
 	if ((err = check_audit_row(row)))
 		return err;
-	return st->ops->audit_append(st, row, head);
+	return st->ops->audit_append(st, &row, 1, head);
+}
+
+enum ajar_err store_audit_append_batch(struct store *st, const struct store_audit_row *const *rows, size_t n,
+				       const struct store_audit_head *head)
+{
+	enum ajar_err err;
+
+	assert(st && rows && head);
+	if (n == 0)
+		return ajar_errf(AJAR_ERR_INVALID, "audit append: no rows");
+	for (size_t i = 0; i < n; i++)
+		if ((err = check_audit_row(rows[i])))
+			return err;
+	return st->ops->audit_append(st, rows, n, head);
 }
 
 enum ajar_err store_audit_head_get(struct store *st, struct store_audit_head *out)

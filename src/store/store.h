@@ -179,6 +179,12 @@ struct store_audit_head {
  */
 enum ajar_err store_audit_append(struct store *st, const struct store_audit_row *row,
 				 const struct store_audit_head *head) AJAR_MUST_CHECK;
+/* The same for n rows (consecutive seqs) in ONE transaction with one
+ * fsync, head naming the last: a writer that collects the rows of several
+ * requests (group commit) pays one disk flush for all. Any row refused
+ * (INVALID for a seq that exists) and none is written. */
+enum ajar_err store_audit_append_batch(struct store *st, const struct store_audit_row *const *rows, size_t n,
+				       const struct store_audit_head *head) AJAR_MUST_CHECK;
 /* NOT_FOUND for an empty chain. */
 enum ajar_err store_audit_head_get(struct store *st, struct store_audit_head *out) AJAR_MUST_CHECK;
 /* The row with the largest seq; NOT_FOUND when there is none. out->content

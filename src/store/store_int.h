@@ -37,7 +37,8 @@ struct store_ops {
 	enum ajar_err (*usage_get)(struct store *st, const char *key_id, int64_t day, struct store_usage *out);
 	enum ajar_err (*usage_list)(struct store *st, int64_t since_day, struct store_usage **out, size_t *n);
 
-	enum ajar_err (*audit_append)(struct store *st, const struct store_audit_row *row,
+	/* rows[0..n) in one transaction, then the head (store_audit_append_batch). */
+	enum ajar_err (*audit_append)(struct store *st, const struct store_audit_row *const *rows, size_t n,
 				      const struct store_audit_head *head);
 	enum ajar_err (*audit_head_get)(struct store *st, struct store_audit_head *out);
 	enum ajar_err (*audit_last)(struct store *st, struct store_audit_row *out);

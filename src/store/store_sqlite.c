@@ -1104,7 +1104,18 @@ static enum ajar_err counters_add(struct sqlite_store *s, const struct store_aud
 	return AJAR_OK;
 }
 
-static enum ajar_err sq_audit_append(struct store *st, const struct store_audit_row *row,
+/* One row with what it adds to usage and the counters. */
+static enum ajar_err audit_insert_all(struct sqlite_store *s, const struct store_audit_row *row)
+{
+	enum ajar_err err = audit_insert(s, row);
+	if (!err && row->key_id[0] && strcmp(row->kind, "request") == 0)
+		err = usage_add(s, row);
+	if (!err)
+		err = counters_add(s, row);
+	return err;
+}
+
+static enum ajar_err sq_audit_append(struct store *st, const struct store_audit_row *const *rows, size_t n,
 				     const struct store_audit_head *head)
 {
 	struct sqlite_store *s = as_sqlite(st);
@@ -1112,13 +1123,10 @@ static enum ajar_err sq_audit_append(struct store *st, const struct store_audit_
 
 	lock(s);
 	if (!(err = tx_run(s, ST_BEGIN, "starting an audit append"))) {
-		err = audit_insert(s, row);
+		for (size_t i = 0; i < n && !err; i++)
+			err = audit_insert_all(s, rows[i]);
 		if (!err)
 			err = head_put(s, head);
-		if (!err && row->key_id[0] && strcmp(row->kind, "request") == 0)
-			err = usage_add(s, row);
-		if (!err)
-			err = counters_add(s, row);
 		if (!err)
 			err = tx_run(s, ST_COMMIT, "committing an audit append");
 		if (err)

@@ -472,6 +472,52 @@ static void check_duplicate_undone(struct store *st)
 	free(r.content);
 }
 
+/* Several rows in one transaction (group commit): all of them, with their
+ * usage and counters, and the head naming the last; a batch with one seq
+ * that exists writes nothing at all. */
+static void test_audit_append_batch(void)
+{
+	struct store *st = open_ok(tmp_uri("batch.db"));
+	struct store_audit_row r[4], back;
+	const struct store_audit_row *rows[4] = { &r[0], &r[1], &r[2], &r[3] };
+	struct store_audit_head h, hb;
+	struct store_usage u;
+
+	if (!st)
+		return;
+	for (int i = 0; i < 3; i++)
+		make_row(&r[i], i + 1, 10 * DAY_US + i, "k1", "public", "ok", "", 10, 5, NULL);
+	make_head(&h, &r[2]);
+	CHECK_OK(store_audit_append_batch(st, rows, 3, &h));
+	CHECK_OK(store_audit_head_get(st, &hb));
+	CHECK_EQ_INT(hb.seq, 3);
+	CHECK(memcmp(hb.sig, h.sig, 64) == 0);
+	CHECK_OK(store_audit_last(st, &back));
+	CHECK(rows_equal(&back, &r[2]));
+	free(back.content);
+	CHECK_OK(store_usage_get(st, "k1", 10, &u));
+	CHECK_EQ_INT(u.requests, 3);
+	CHECK_EQ_INT(u.tokens_in + u.tokens_out, 45);
+	CHECK_EQ_INT(counter(st, "requests:tier:public"), 3);
+
+	/* Rows 4, 5 and a second 3: refused whole. */
+	make_row(&r[0], 4, 11 * DAY_US, "k1", "public", "ok", "", 1, 1, NULL);
+	make_row(&r[1], 5, 11 * DAY_US + 1, "k1", "public", "ok", "", 1, 1, NULL);
+	make_row(&r[2], 3, 11 * DAY_US + 2, "k1", "public", "ok", "", 1, 1, NULL);
+	make_head(&h, &r[2]);
+	CHECK_EQ_INT(store_audit_append_batch(st, rows, 3, &h), AJAR_ERR_INVALID);
+	CHECK_OK(store_audit_head_get(st, &hb));
+	CHECK_EQ_INT(hb.seq, 3);
+	CHECK_OK(store_audit_last(st, &back));
+	CHECK_EQ_INT(back.seq, 3);
+	free(back.content);
+	CHECK_OK(store_usage_get(st, "k1", 11, &u));
+	CHECK_EQ_INT(u.requests, 0);
+	CHECK_EQ_INT(counter(st, "requests:tier:public"), 3);
+	CHECK_EQ_INT(store_audit_append_batch(st, rows, 0, &h), AJAR_ERR_INVALID);
+	store_close(st);
+}
+
 static void test_audit_append_effects(void)
 {
 	struct store *st = open_ok(tmp_uri("effects.db"));
@@ -1119,6 +1165,7 @@ int main(void)
 	RUN(test_access);
 	RUN(test_limits);
 	RUN(test_audit_append_effects);
+	RUN(test_audit_append_batch);
 	RUN(test_audit_rows);
 	RUN(test_audit_scan_long);
 	RUN(test_audit_scan_extremes);
