@@ -19,9 +19,9 @@
 #include <stdatomic.h>
 
 #define CLIENTS 3
-#define MAX_IDS 4096
+#define MAX_IDS 32768
 #define ROUNDS 2
-#define LOAD_MS 2500
+#define LOAD_MS 2000
 
 static struct test_server srv;
 static char store_uri[320];
