@@ -638,6 +638,22 @@ static char *audit_export(const char *store)
 	return rr.out;
 }
 
+/* The export line of request id (parsed), or NULL. */
+static json_t *export_row_of(const char *out, const char *id)
+{
+	const char *line = strstr(out, id);
+	while (line && line > out && line[-1] != '\n')
+		line--;
+	return line ? json_loadb(line, strcspn(line, "\n"), 0, NULL) : NULL;
+}
+
+static void sha256_hex_of(const char *s, char hex[65])
+{
+	unsigned char h[32];
+	crypto_hash_sha256(h, (const unsigned char *)s, strlen(s));
+	sodium_bin2hex(hex, 65, h, sizeof(h));
+}
+
 static void test_audit_rows(void)
 {
 	struct http_resp r = http_do_as(&srv, srv.admin_key, "GET", "/admin/audit/verify", NULL);
@@ -649,10 +665,7 @@ static void test_audit_rows(void)
 	/* The refused request has its row, with the reason, and no key secret
 	 * appears anywhere in the log. */
 	CHECK(rate_limited_request_id[0] && strstr(out, rate_limited_request_id) != NULL);
-	const char *line = strstr(out, rate_limited_request_id);
-	while (line && line > out && line[-1] != '\n')
-		line--;
-	json_t *row = line ? json_loadb(line, strcspn(line, "\n"), 0, NULL) : NULL;
+	json_t *row = export_row_of(out, rate_limited_request_id);
 	CHECK(row != NULL);
 	CHECK_STR(jstr(row, "outcome"), "refused");
 	CHECK_STR(jstr(row, "reason"), "rate_limit_exceeded");
@@ -662,6 +675,80 @@ static void test_audit_rows(void)
 	CHECK(strstr(out, srv.admin_key) == NULL);
 	CHECK(count_lines(out) > 30);
 	free(out);
+}
+
+/* Retention "digest" (this server): a row keeps the SHA-256 of the request
+ * body and of the output, never the texts. */
+static void test_audit_digests(void)
+{
+	char key[128], id[64], want[65];
+	admin_create_key("public", key, sizeof(key), id, sizeof(id));
+	const char *body = "{\"messages\":[{\"role\":\"user\",\"content\":\"a secret prompt\"}],\"max_tokens\":4}";
+	struct http_resp r = http_do_as(&srv, key, "POST", "/v1/chat/completions", body);
+	CHECK_EQ_INT(r.status, 200);
+	json_t *j = body_json(&r);
+	const char *output = jstr(json_object_get(json_array_get(json_object_get(j, "choices"), 0), "message"),
+				  "content");
+	char out_hash[65];
+	sha256_hex_of(output, out_hash);
+	char rid[64];
+	snprintf(rid, sizeof(rid), "%s", r.request_id);
+	http_resp_free(&r);
+
+	char *exp = audit_export(srv.store);
+	json_t *row = export_row_of(exp, rid);
+	CHECK(row != NULL);
+	sha256_hex_of(body, want);
+	CHECK_STR(jstr(row, "prompt_sha256"), want);
+	CHECK_STR(jstr(row, "output_sha256"), out_hash);
+	CHECK(json_integer_value(json_object_get(row, "tokens_out")) >= 1);
+	CHECK_STR(jstr(row, "key_id"), id);
+	CHECK(strstr(exp, "a secret prompt") == NULL);
+	json_decref(row);
+	json_decref(j);
+	free(exp);
+}
+
+/* Retention "full": a server whose policy keeps content has the request
+ * body and the output in the row. */
+static void test_audit_full_retention(void)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/policy_full.json", srv.dir);
+	FILE *f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	fputs("{\"version\":1,\"anonymous_tier\":\"open\",\"tiers\":{\"open\":{\"capabilities\":[\"chat\"]}},"
+	      "\"retention\":{\"content\":\"full\"}}",
+	      f);
+	fclose(f);
+	struct test_server full;
+	const char *args[] = { "--policy", path, "--threads", "1", "--ctx", "256", NULL };
+	CHECK(server_start_args(&full, args));
+	struct http_resp r = http_do_as(&full, "", "POST", "/v1/chat/completions",
+					"{\"messages\":[{\"role\":\"user\",\"content\":\"keep this prompt\"}],"
+					"\"max_tokens\":3}");
+	CHECK_EQ_INT(r.status, 200);
+	json_t *j = body_json(&r);
+	const char *output = jstr(json_object_get(json_array_get(json_object_get(j, "choices"), 0), "message"),
+				  "content");
+	char rid[64];
+	snprintf(rid, sizeof(rid), "%s", r.request_id);
+	http_resp_free(&r);
+	char *exp = audit_export(full.store);
+	json_t *row = export_row_of(exp, rid);
+	CHECK(row != NULL);
+	json_t *content = json_loads(jstr(row, "content"), 0, NULL);
+	CHECK_MSG(content != NULL, "content: %s", jstr(row, "content"));
+	CHECK(strstr(jstr(content, "request"), "keep this prompt") != NULL);
+	CHECK_STR(jstr(content, "output"), output);
+	json_decref(content);
+	json_decref(row);
+	json_decref(j);
+	free(exp);
+	CHECK_EQ_INT(server_stop_wait(&full), 0);
+	unlink(path);
 }
 
 /* Copies the stopped server's store (and its public key) to NAME. */
@@ -790,6 +877,8 @@ int main(void)
 	RUN(test_weights);
 	RUN(test_transparency);
 	RUN(test_audit_rows);
+	RUN(test_audit_digests);
+	RUN(test_audit_full_retention);
 
 	/* Tampering works on copies of the store once the server is gone (its
 	 * last connection checkpoints the WAL into the file). */
