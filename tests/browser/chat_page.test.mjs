@@ -1,9 +1,11 @@
 // chat_page.test.mjs - the chat page in a real browser against a real server.
 //
 // Starts `ajar serve` on the fixture model (port 0: the server picks one and
-// prints it), drives Debian's Chromium through playwright-core (no browser
-// download: executablePath), and uses the page as a person would: reads the
-// model name, types, clicks Send, watches the reply grow, clicks Stop.
+// prints it) with tests/data/policy_open.json (requests without a key get
+// the "open" tier, which may do everything) and a fresh store, drives
+// Debian's Chromium through playwright-core (no browser download:
+// executablePath), and uses the page as a person would: reads the model
+// name, types, clicks Send, watches the reply grow, clicks Stop.
 //
 // The fixture model writes hundreds of tokens a second, faster than a person
 // could see a reply grow, so the streaming tests slow the browser's network
@@ -18,7 +20,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -28,6 +31,7 @@ const root = path.resolve(here, '..', '..');
 const AJAR = path.resolve(root, process.env.AJAR_BIN || 'build/release/ajar');
 const FIXTURES = path.resolve(root, process.env.AJAR_FIXTURES || '../shared/fixtures');
 const MODEL = path.join(FIXTURES, 'models', 'stories260K.gguf');
+const POLICY = path.join(root, 'tests', 'data', 'policy_open.json');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SCREENSHOTS = process.env.SCREENSHOT_DIR || '';
 
@@ -38,6 +42,9 @@ const CHROMIUM_ARGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
 ];
 
+let tmp = '';        // the server's store and admin key
+let adminKey = '';   // for /metrics, which only the admin tier may read
+let accessKey = '';  // a real key of the open tier, for the key test
 let server = null;
 let serverLog = '';
 let serverExit = null; // how the server ended, if it did before after()
@@ -46,7 +53,9 @@ let browser = null;
 
 function startServer() {
   return new Promise((resolve, reject) => {
-    const proc = spawn(AJAR, ['serve', '-m', MODEL, '--port', '0', '--parallel', '2', '--threads', '1', '--ctx', '512'],
+    const proc = spawn(AJAR, ['serve', '-m', MODEL, '--port', '0', '--parallel', '2', '--threads', '1', '--ctx', '512',
+                              '--policy', POLICY, '--store', 'sqlite:' + path.join(tmp, 'store.db'),
+                              '--admin-key-file', path.join(tmp, 'admin.key')],
                        { stdio: ['ignore', 'pipe', 'pipe'] });
     const timer = setTimeout(() => reject(new Error('ajar serve did not print its address:\n' + serverLog)), 30000);
     proc.on('error', (e) => { clearTimeout(timer); reject(e); });
@@ -65,7 +74,7 @@ function startServer() {
 }
 
 async function slotsBusy() {
-  const text = await (await fetch(base + '/metrics')).text();
+  const text = await (await fetch(base + '/metrics', { headers: { Authorization: 'Bearer ' + adminKey } })).text();
   const m = /^ajar_slots_busy (\d+)/m.exec(text);
   return m ? Number(m[1]) : NaN;
 }
@@ -111,10 +120,20 @@ before(async () => {
   assert.ok(existsSync(AJAR), `no ajar binary at ${AJAR} (set AJAR_BIN)`);
   assert.ok(existsSync(MODEL), `no fixture model at ${MODEL} (set AJAR_FIXTURES)`);
   assert.ok(existsSync(CHROMIUM), `no browser at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM)`);
+  assert.ok(existsSync(POLICY), `no test policy at ${POLICY}`);
+  tmp = mkdtempSync(path.join(os.tmpdir(), 'ajar-chat-page-'));
   const s = await startServer();
   server = s.proc;
   server.on('exit', (code, signal) => { serverExit = signal || `exit ${code}`; });
   base = s.url;
+  adminKey = readFileSync(path.join(tmp, 'admin.key'), 'utf8').trim();
+  const made = await fetch(base + '/admin/keys', {
+    method: 'POST',
+    headers: { 'Authorization': 'Bearer ' + adminKey, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ tier: 'open', owner: 'chat page test' }),
+  });
+  assert.equal(made.status, 201, await made.clone().text());
+  accessKey = (await made.json()).key;
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
 });
 
@@ -125,6 +144,7 @@ after(async () => {
     server.kill('SIGTERM');
     await Promise.race([exited, new Promise((r) => setTimeout(r, 10000))]);
   }
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
 test('the page loads offline-clean and lists the model from /v1/models', async () => {
@@ -244,13 +264,14 @@ test('the access key is sent as a bearer token, remembered, and 401/429 are expl
   await page.click('summary'); // make sure the settings are open on any width
   if (!(await page.isVisible('#access-key'))) await page.click('summary');
   const models = page.waitForRequest((r) => r.url().endsWith('/v1/models'));
-  await page.fill('#access-key', 'sk-test-123');
+  // A real key (the server checks keys: a made-up one would be refused).
+  await page.fill('#access-key', accessKey);
   await page.press('#access-key', 'Tab'); // change: saved, models listed again with it
-  assert.equal((await models).headers()['authorization'], 'Bearer sk-test-123');
+  assert.equal((await models).headers()['authorization'], 'Bearer ' + accessKey);
 
   await page.reload();
   await page.waitForSelector('#model-name[data-state="ready"]');
-  assert.equal(await page.inputValue('#access-key'), 'sk-test-123');
+  assert.equal(await page.inputValue('#access-key'), accessKey);
 
   // What the guard will answer (issue 6), mocked here.
   await page.route('**/v1/chat/completions', (route) => route.fulfill({
@@ -260,7 +281,7 @@ test('the access key is sent as a bearer token, remembered, and 401/429 are expl
   const chat = page.waitForRequest((r) => r.url().endsWith('/v1/chat/completions'));
   await page.fill('#prompt', 'hi');
   await page.click('#send');
-  assert.equal((await chat).headers()['authorization'], 'Bearer sk-test-123');
+  assert.equal((await chat).headers()['authorization'], 'Bearer ' + accessKey);
   await page.waitForSelector('#error:not([hidden])');
   assert.match(await page.textContent('#error'), /Error 401: invalid API key/);
   assert.match(await page.textContent('#error'), /access key/);
