@@ -1,5 +1,7 @@
 #!/bin/sh
-# tests/browser/run.sh - the chat page's browser tests (chat_page.test.mjs).
+# tests/browser/run.sh - the browser tests of the web pages: the chat page
+# (chat_page.test.mjs) and the access form and admin console
+# (admin_console.test.mjs).
 #
 # Installs what is missing, then runs `node --test` here:
 #   - Debian's Chromium (apt-get install chromium) if /usr/bin/chromium is
