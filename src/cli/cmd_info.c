@@ -7,6 +7,7 @@
 #include "ajar/tensor.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "guard/transparency.h"
 
 #include <inttypes.h>
 #include <sodium.h>
@@ -17,23 +18,6 @@
 /* Strings and arrays are shortened in the listing; --json has everything. */
 #define SHOW_STR 120
 #define SHOW_ARR 8
-
-static void sha256_hex(const struct gguf_file *f, char hex[65])
-{
-	unsigned char h[crypto_hash_sha256_BYTES];
-	crypto_hash_sha256_state st;
-	const unsigned char *p = gguf_base(f);
-	size_t n = gguf_file_size(f);
-
-	crypto_hash_sha256_init(&st);
-	/* In chunks, so the pages of a large mapping are read in order. */
-	for (size_t off = 0; off < n; off += (size_t)1 << 24) {
-		size_t len = n - off < ((size_t)1 << 24) ? n - off : ((size_t)1 << 24);
-		crypto_hash_sha256_update(&st, p + off, len);
-	}
-	crypto_hash_sha256_final(&st, h);
-	sodium_bin2hex(hex, 65, h, sizeof(h));
-}
 
 static void print_str(struct gguf_str s, size_t max)
 {
@@ -145,7 +129,7 @@ int cmd_info(int argc, char **argv)
 	uint32_t ctx_len = 0;
 	snprintf(key, sizeof(key), "%.*s.context_length", (int)(arch.len < 100 ? arch.len : 100), arch.data);
 	bool has_ctx = gguf_get_u32(f, key, &ctx_len) == AJAR_OK;
-	sha256_hex(f, hex);
+	transparency_file_sha256(f, hex);
 
 	printf("file:          %s\n", path);
 	printf("size:          %zu bytes\n", gguf_file_size(f));

@@ -72,7 +72,7 @@ static json_t *string_lossy(const char *s, size_t len)
 
 /* ---- model facts --------------------------------------------------------- */
 
-static void sha256_hex(const struct gguf_file *f, char hex[65])
+void transparency_file_sha256(const struct gguf_file *f, char hex[65])
 {
 	unsigned char h[crypto_hash_sha256_BYTES];
 	crypto_hash_sha256_state st;
@@ -179,7 +179,7 @@ enum ajar_err transparency_model_facts(const char *gguf_path, json_t **out)
 	put(o, "tensor_count", json_integer((json_int_t)gguf_n_tensors(f)), &bad);
 	put(o, "tensor_types", types, &bad);
 	put(o, "file_size", json_integer((json_int_t)gguf_file_size(f)), &bad);
-	sha256_hex(f, hex);
+	transparency_file_sha256(f, hex);
 	put(o, "sha256", json_string(hex), &bad);
 	gguf_close(f);
 	if (bad) {

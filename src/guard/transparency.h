@@ -30,6 +30,11 @@
  */
 enum ajar_err transparency_model_facts(const char *gguf_path, json_t **out) AJAR_MUST_CHECK;
 
+struct gguf_file;
+/* SHA-256 of the whole mapped file as 64 hex digits and a NUL (the
+ * "sha256" of the facts; `ajar info` prints it too). */
+void transparency_file_sha256(const struct gguf_file *f, char hex[65]);
+
 /* The aggregates from the store: {"requests_by_tier": {tier: {"requests",
  * "tokens"}}, "refusals_by_reason": {...}, "blocked_by_category": {...},
  * "keys": {"active","revoked","expired"}, "access_requests": {"pending",
