@@ -70,10 +70,30 @@ struct policy_auto_rule {
 	size_t n_email_domains;
 };
 
+/* A rule category of the policy's moderation.rules (issue 7): terms
+ * (matched as whole words on normalized text) and PCRE2 patterns. */
+struct policy_rule_category {
+	char name[48];              /* an OpenAI moderation category name */
+	char **terms;               /* owned */
+	size_t n_terms;
+	char **patterns;            /* owned, PCRE2 syntax, checked to compile at load */
+	size_t n_patterns;
+};
+
+/* Actions of a profile's detectors: values of enum mod_action
+ * (moderation.h): 0 off, 1 flag, 2 redact, 3 block. */
 struct policy_moderation_profile {
 	char name[32];
-	char **categories;          /* owned: the categories this profile blocks */
+	char **categories;          /* owned: the rule categories this profile applies */
 	size_t n_categories;
+	int rules_action;           /* for rule hits (default block when categories are given) */
+	int pii_action;             /* for PII (default off) */
+	unsigned pii_types;         /* bit set: 1 email, 2 phone, 4 card, 8 iban, 16 ssn, 32 ip */
+	char *classifier_model;     /* guard model GGUF path (resolved like card_path); NULL = none */
+	int classifier_action;      /* for an unsafe verdict (default block) */
+	int classifier_on_failure;  /* when the classifier fails or its verdict cannot be
+	                               parsed: block (default, fail closed) or flag */
+	int classifier_timeout_ms;  /* default 10000 */
 };
 
 struct policy {
@@ -100,6 +120,8 @@ struct policy {
 
 	bool retain_content;        /* audit keeps prompts and outputs, not only digests */
 
+	struct policy_rule_category *rule_categories; /* moderation.rules */
+	size_t n_rule_categories;
 	struct policy_moderation_profile *profiles; /* profiles[0] is the built-in "none"
 	                                               (no categories), then the file's */
 	size_t n_profiles;
@@ -109,6 +131,8 @@ struct policy {
 	double watermark_gamma;     /* fraction of the vocabulary in the green list */
 	double watermark_delta;     /* logit bias added to green tokens */
 	int watermark_context;      /* previous tokens hashed into the seed */
+	int watermark_hash;         /* 0 left-hash, 1 self-hash (enum watermark_hash) */
+	double watermark_z_threshold; /* detector verdict cut-off; default 4 */
 	char *watermark_key_file;   /* NULL = a key file beside the store */
 };
 
