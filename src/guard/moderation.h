@@ -118,7 +118,7 @@ void mod_stream_free(struct mod_stream *s);
 
 /*
  * Adds n bytes of output; final: no more will come (release everything).
- * *out/*n_out: the text that may go to the client now, redacted (owned by
+ * *out and *n_out: the text that may go to the client now, redacted (owned by
  * the stream, valid until the next call). When a blocking hit appears,
  * *blocked is set, res says why, nothing of the hit is released, and later
  * calls release nothing. res accumulates every hit so far (may be NULL).
