@@ -67,7 +67,7 @@ static inline bool harness_has_arg(const char *const *args, const char *name)
 static inline void harness_remove_dir(struct test_server *s)
 {
 	static const char *const names[] = { "store.db", "store.db-wal", "store.db-shm", "store.db.secret",
-					     "store.db.pub", "admin.key", NULL };
+					     "store.db.pub", "store.db.watermark", "admin.key", NULL };
 	char p[512];
 	if (!s->dir[0])
 		return;
