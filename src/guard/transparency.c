@@ -212,13 +212,14 @@ static int add_tier(json_t *by_tier, const char *tier, const char *field, int64_
 	return add_count(t, field, value);
 }
 
-/* The counters named in store.h (store_audit_append) into usage's three
+/* The counters named in store.h (store_audit_append) into usage's
  * aggregate objects; other counter names are not part of the report. */
 static enum ajar_err usage_counters(struct store *st, json_t *usage)
 {
 	struct store_counter *c = NULL;
 	size_t n = 0;
-	json_t *by_tier = json_object(), *refused = json_object(), *blocked = json_object();
+	json_t *by_tier = json_object(), *refused = json_object(), *blocked = json_object(),
+	       *flagged = json_object();
 	int bad = 0;
 
 	enum ajar_err err = store_counters(st, &c, &n);
@@ -232,11 +233,14 @@ static enum ajar_err usage_counters(struct store *st, json_t *usage)
 			bad |= add_count(refused, name + 8, c[i].value);
 		else if (strncmp(name, "blocked:", 8) == 0)
 			bad |= add_count(blocked, name + 8, c[i].value);
+		else if (strncmp(name, "flagged:", 8) == 0)
+			bad |= add_count(flagged, name + 8, c[i].value);
 	}
 	free(c);
 	put(usage, "requests_by_tier", by_tier, &bad);
 	put(usage, "refusals_by_reason", refused, &bad);
 	put(usage, "blocked_by_category", blocked, &bad);
+	put(usage, "flagged_by_category", flagged, &bad);
 	if (!err && bad)
 		err = ajar_errf(AJAR_ERR_NOMEM, "transparency: no memory for the usage counters");
 	return err;

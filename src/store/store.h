@@ -175,7 +175,8 @@ struct store_audit_head {
  * for the row's UTC day. It also adds to the aggregate counters:
  * "requests:tier:T" +1 and "tokens:tier:T" +in+out for every request row,
  * "refused:REASON" +1 when outcome is "refused", "blocked:REASON" +1 when
- * outcome is "blocked".
+ * outcome is "blocked", "flagged:REASON" +1 when it is "flagged" (served,
+ * with a moderation category noted).
  */
 enum ajar_err store_audit_append(struct store *st, const struct store_audit_row *row,
 				 const struct store_audit_head *head) AJAR_MUST_CHECK;

@@ -1079,7 +1079,8 @@ static enum ajar_err counter_add(struct sqlite_store *s, const char *name, int64
 }
 
 /* The aggregate counters a row adds to (store.h, store_audit_append).
- * refused:/blocked: count every row with that outcome, whatever its kind. */
+ * refused:/blocked:/flagged: count every row with that outcome, whatever
+ * its kind. */
 static enum ajar_err counters_add(struct sqlite_store *s, const struct store_audit_row *r)
 {
 	char name[STORE_NAME_MAX];
@@ -1096,7 +1097,8 @@ static enum ajar_err counters_add(struct sqlite_store *s, const struct store_aud
 		if ((err = counter_add(s, name, tokens)))
 			return err;
 	}
-	if (strcmp(r->outcome, "refused") == 0 || strcmp(r->outcome, "blocked") == 0) {
+	if (strcmp(r->outcome, "refused") == 0 || strcmp(r->outcome, "blocked") == 0 ||
+	    strcmp(r->outcome, "flagged") == 0) {
 		snprintf(name, sizeof(name), "%s:%s", r->outcome, r->reason);
 		if ((err = counter_add(s, name, 1)))
 			return err;

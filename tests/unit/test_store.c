@@ -515,6 +515,13 @@ static void test_audit_append_batch(void)
 	CHECK_EQ_INT(u.requests, 0);
 	CHECK_EQ_INT(counter(st, "requests:tier:public"), 3);
 	CHECK_EQ_INT(store_audit_append_batch(st, rows, 0, &h), AJAR_ERR_INVALID);
+
+	/* A served request with a moderation category noted: flagged:CAT. */
+	make_row(&r[0], 4, 11 * DAY_US + 3, "k1", "public", "flagged", "violence", 1, 1, NULL);
+	make_head(&h, &r[0]);
+	CHECK_OK(store_audit_append_batch(st, rows, 1, &h));
+	CHECK_EQ_INT(counter(st, "flagged:violence"), 1);
+	CHECK_EQ_INT(counter(st, "requests:tier:public"), 4);
 	store_close(st);
 }
 
