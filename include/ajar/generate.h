@@ -18,6 +18,7 @@
 #include "ajar/err.h"
 
 struct ajar_context;
+struct logits_proc;
 struct sampler;
 
 enum gen_finish {
@@ -35,6 +36,11 @@ struct gen_params {
 	const char *const *stop;  /* stop strings (borrowed), n_stop of them */
 	size_t n_stop;
 	bool ignore_eog;          /* keep going after an end-of-generation token */
+	/* Logits processors (borrowed; NULL/0: none), applied in order to each
+	 * step's logits before sampling and told the chosen token after, as the
+	 * server's scheduler does: e.g. the watermark (watermark.h). */
+	const struct logits_proc *procs;
+	size_t n_procs;
 };
 
 /* Receives released text; return non-zero to cancel generation. */

@@ -7,11 +7,13 @@
 #include "ajar/sampler.h"
 #include "ajar/tensor.h"
 #include "ajar/vocab.h"
+#include "ajar/watermark.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 
 #include <jansson.h>
 #include <math.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +39,9 @@ struct run_opts {
 	struct sampler_params sp;
 	bool seed_given;
 	int cache_type;         /* enum ajar_type */
+	bool watermark;         /* apply the watermark (watermark.h) */
+	const char *key_file;   /* its key; NULL = as the server finds it */
+	const char *policy;     /* its parameters; NULL = built-in policy */
 };
 
 static const char run_help[] =
@@ -60,7 +65,11 @@ static const char run_help[] =
 	"      --ignore-eos        do not stop at end-of-generation tokens\n"
 	"      --special           parse special-token text (e.g. <s>) in the prompt\n"
 	"      --no-bos            do not add the model's BOS token\n"
-	"      --json              print {\"prompt_tokens\",\"tokens\",\"text\",...} instead of streaming text\n";
+	"      --json              print {\"prompt_tokens\",\"tokens\",\"text\",...} instead of streaming text\n"
+	"      --watermark         watermark the output as the server does (ajar watermark detect finds it)\n"
+	"      --key-file F        watermark key (default: the policy's, else beside the default store;\n"
+	"                          made if missing)\n"
+	"      --policy P          policy with the watermark parameters (default: built-in)\n";
 
 static const char logits_help[] =
 	"usage: ajar logits -m MODEL (-p PROMPT | -f FILE) [--ctx N] [-t N] [--cache-type T] [--special] [--no-bos]\n"
@@ -166,6 +175,12 @@ static int parse_opts(struct args *a, struct run_opts *o, bool is_run)
 			o->json = true;
 		} else if (is_run && args_flag(a, "--ignore-eos", NULL)) {
 			o->ignore_eos = true;
+		} else if (is_run && args_flag(a, "--watermark", NULL)) {
+			o->watermark = true;
+		} else if (is_run && args_opt(a, "--key-file", NULL, &v)) {
+			o->key_file = v;
+		} else if (is_run && args_opt(a, "--policy", NULL, &v)) {
+			o->policy = v;
 		} else {
 			args_error(a, "unknown option '%s' (see --help)", a->argv[a->i]);
 			return 2;
@@ -285,6 +300,10 @@ int cmd_run(int argc, char **argv)
 	struct sampler *smp = NULL;
 	struct gen_result res = { 0 };
 	struct text_sink sink = { 0 };
+	struct watermark_params wp;
+	struct watermark *wm = NULL;
+	struct logits_proc wm_proc;
+	double z_threshold;
 	int rc;
 
 	args_init(&a, "run", argc, argv);
@@ -300,6 +319,19 @@ int cmd_run(int argc, char **argv)
 	struct gen_params gp = {
 		.n_predict = (int32_t)o.n_predict, .stop = o.stop, .n_stop = o.n_stop, .ignore_eog = o.ignore_eos
 	};
+	if (o.watermark) {
+		rc = cli_watermark_params(&a, o.policy, o.key_file, true, &wp, &z_threshold);
+		if (!rc && watermark_new(&wp, (int32_t)ajar_model_hparams(l.model)->n_vocab, &wm)) {
+			args_fail(&a);
+			rc = 1;
+		}
+		sodium_memzero(wp.key, sizeof(wp.key));
+		if (rc)
+			goto out;
+		wm_proc = watermark_proc(wm);
+		gp.procs = &wm_proc;
+		gp.n_procs = 1;
+	}
 	sink.stream = !o.json;
 	if (sink.stream) {
 		fputs(o.prompt, stdout);
@@ -342,6 +374,7 @@ out:
 	free(res.tokens);
 	free(sink.buf);
 	sampler_free(smp);
+	watermark_free(wm);
 	loaded_free(&l);
 out_opts:
 	free(o.prompt_owned);

@@ -23,6 +23,7 @@ int cmd_keys(int argc, char **argv);
 int cmd_access(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_card(int argc, char **argv);
+int cmd_watermark(int argc, char **argv);
 
 /*
  * Shared by the admin commands (keys, access, audit), defined in
@@ -52,5 +53,14 @@ bool cli_parse_time(const struct args *a, const char *opt, const char *s, int64_
 void cli_format_time(int64_t t, char out[32]);
 /* Prints v (stolen; NULL = out of memory) as JSON and a newline; 0 or 1. */
 int cli_print_json(const struct args *a, json_t *v, size_t flags);
+
+/* Watermark parameters from the policy at policy_path (NULL = built-in) and
+ * its key from key_file, else the policy's watermark.key_file, else beside
+ * the default store, as the server does (cmd_watermark.c); with create, a
+ * missing key file is made. Prints its error; returns 0 or the exit status.
+ * *out holds the key: wipe it after use. */
+struct watermark_params;
+int cli_watermark_params(const struct args *a, const char *policy_path, const char *key_file, bool create,
+			 struct watermark_params *out, double *z_threshold);
 
 #endif

@@ -2,6 +2,7 @@
  * generate.c - the generation loop and the stop-string matcher.
  */
 #include "ajar/generate.h"
+#include "ajar/logits_proc.h"
 #include "ajar/sampler.h"
 #include "model_int.h"
 
@@ -208,7 +209,12 @@ enum ajar_err generate(struct ajar_context *ctx, int32_t seq, struct sampler *sm
 			finish = GEN_FINISH_LENGTH;
 			break;
 		}
+		for (size_t i = 0; i < p->n_procs; i++)
+			p->procs[i].apply(p->procs[i].state, logits, (int32_t)n_vocab, hist, n_hist);
 		int32_t tok = sampler_sample(smp, logits, hist, n_hist);
+		for (size_t i = 0; i < p->n_procs; i++)
+			if (p->procs[i].accept)
+				p->procs[i].accept(p->procs[i].state, tok);
 		if (n_out == cap_out) {
 			size_t cap = cap_out ? cap_out * 2 : 64;
 			int32_t *pt = realloc(out_tokens, cap * sizeof(*pt));

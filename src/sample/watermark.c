@@ -1,0 +1,541 @@
+/*
+ * watermark.c - the green-list soft watermark (watermark.h): the keyed
+ * green-list test, the logits processor, the detector and the key file.
+ *
+ * Layout: the integer mixer and the two seed functions (left-hash: keyed
+ * BLAKE2b of the context; self-hash: min of keyed per-token hashes times the
+ * candidate's) first, then the processor (whose apply() is the hot loop: one
+ * hash per step, then O(vocab) multiplies and compares, no allocation), then
+ * the detector (a hash set of distinct (context, token) pairs), then the key
+ * file (hex, 0600, created atomically like the server's own secrets).
+ *
+ * The green test for candidate v under seed s is
+ *
+ *     mix64(s ^ v * WM_MUL) < threshold,   threshold = floor(gamma * 2^64)
+ *
+ * where mix64 is the splitmix64 finalizer (a bijection of 64-bit words with
+ * full avalanche), so for a fixed seed each token is green independently
+ * with probability gamma, and nobody without the key can tell which.
+ */
+#include "ajar/watermark.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* An odd constant (2^64 / golden ratio) spreads consecutive token ids over
+ * the whole word before mixing, so ids that differ in one bit do not give
+ * correlated inputs to mix64. */
+#define WM_MUL UINT64_C(0x9E3779B97F4A7C15)
+
+/* Domain-separation string for the self-hash per-token key k, so that k is
+ * unrelated to any left-hash seed made with the same key. */
+static const char SELF_KEY_LABEL[] = "ajar watermark self-hash key v1";
+
+/* A key file is 64 hex digits and a newline; anything larger is not ours. */
+#define KEY_FILE_MAX 256
+
+struct watermark {
+	struct watermark_params p;  /* copied at new */
+	int32_t n_vocab;
+	uint64_t threshold;         /* floor(gamma * 2^64): green below it */
+	float delta;
+	uint64_t self_k;            /* self-hash: the per-token key k */
+	uint64_t *self_f;           /* self-hash: f(v) = mix64(v ^ k), n_vocab entries (owned); else NULL */
+};
+
+/* splitmix64's finalizer (Steele, Lea, Flood 2014): invertible, and every
+ * input bit flips each output bit with probability about 1/2. */
+static inline uint64_t mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+	return z ^ (z >> 31);
+}
+
+static uint64_t load_le64(const uint8_t *b)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | b[i];
+	return v;
+}
+
+/* gamma in (0, 1) as a 64-bit cut-off; 2^64 itself is not representable,
+ * so gamma is clamped just below 1 by the caller's range check. */
+static uint64_t gamma_threshold(double gamma)
+{
+	double t = ldexp(gamma, 64);
+	if (t >= 18446744073709551615.0)
+		return UINT64_MAX;
+	return (uint64_t)t;
+}
+
+static enum ajar_err check_params(const struct watermark_params *p)
+{
+	if (!(p->gamma > 0 && p->gamma < 1))
+		return ajar_errf(AJAR_ERR_INVALID, "watermark gamma %g is not in (0, 1)", p->gamma);
+	if (!(p->delta >= 0 && isfinite(p->delta)))
+		return ajar_errf(AJAR_ERR_INVALID, "watermark delta %g is not a finite number >= 0", p->delta);
+	if (p->context < 1 || p->context > WATERMARK_MAX_CONTEXT)
+		return ajar_errf(AJAR_ERR_INVALID, "watermark context %d is not in 1..%d", p->context,
+				 WATERMARK_MAX_CONTEXT);
+	if (p->hash != WATERMARK_LEFT_HASH && p->hash != WATERMARK_SELF_HASH)
+		return ajar_errf(AJAR_ERR_INVALID, "watermark hash %d is neither left-hash (0) nor self-hash (1)",
+				 (int)p->hash);
+	return AJAR_OK;
+}
+
+/* Left-hash seed: the first 8 bytes (little-endian) of keyed BLAKE2b-256 over
+ * the h context tokens as little-endian int32, oldest first. */
+static uint64_t left_seed(const uint8_t key[WATERMARK_KEY_BYTES], const int32_t *ctx, int h)
+{
+	uint8_t msg[4 * WATERMARK_MAX_CONTEXT], out[crypto_generichash_BYTES];
+	for (int i = 0; i < h; i++) {
+		uint32_t t = (uint32_t)ctx[i];
+		msg[4 * i + 0] = (uint8_t)t;
+		msg[4 * i + 1] = (uint8_t)(t >> 8);
+		msg[4 * i + 2] = (uint8_t)(t >> 16);
+		msg[4 * i + 3] = (uint8_t)(t >> 24);
+	}
+	crypto_generichash(out, sizeof(out), msg, (size_t)(4 * h), key, WATERMARK_KEY_BYTES);
+	return load_le64(out);
+}
+
+/* The self-hash per-token key k: keyed BLAKE2b of a fixed label. */
+static uint64_t self_key(const uint8_t key[WATERMARK_KEY_BYTES])
+{
+	uint8_t out[crypto_generichash_BYTES];
+	crypto_generichash(out, sizeof(out), (const unsigned char *)SELF_KEY_LABEL, sizeof(SELF_KEY_LABEL) - 1, key,
+			   WATERMARK_KEY_BYTES);
+	return load_le64(out);
+}
+
+static inline uint64_t self_f(uint64_t k, int32_t t)
+{
+	return mix64((uint64_t)(uint32_t)t ^ k);
+}
+
+/* min of f over the context: the part of the self-hash seed shared by all
+ * candidates of a step. */
+static uint64_t self_ctx_min(uint64_t k, const int32_t *ctx, int h)
+{
+	uint64_t m = UINT64_MAX;
+	for (int i = 0; i < h; i++) {
+		uint64_t f = self_f(k, ctx[i]);
+		m = f < m ? f : m;
+	}
+	return m;
+}
+
+static inline bool green_left(uint64_t seed, uint64_t threshold, int32_t v)
+{
+	return mix64(seed ^ ((uint64_t)(uint32_t)v * WM_MUL)) < threshold;
+}
+
+static inline bool green_self(uint64_t ctx_min, uint64_t fv, uint64_t threshold, int32_t v)
+{
+	uint64_t m = fv < ctx_min ? fv : ctx_min;
+	return mix64((m * fv) ^ ((uint64_t)(uint32_t)v * WM_MUL)) < threshold;
+}
+
+struct watermark_params watermark_params_default(void)
+{
+	struct watermark_params p;
+	memset(&p, 0, sizeof(p));
+	p.gamma = 0.25;
+	p.delta = 2.0;
+	p.context = 1;
+	p.hash = WATERMARK_LEFT_HASH;
+	return p;
+}
+
+/* A number with at least one decimal ("2.0", "0.25"), so ids read alike. */
+static void format_number(double x, char *buf, size_t cap)
+{
+	int n = snprintf(buf, cap, "%.6g", x);
+	if (n > 0 && (size_t)n + 2 < cap && !strpbrk(buf, ".eEn"))
+		memcpy(buf + n, ".0", 3);
+}
+
+const char *watermark_scheme_id(const struct watermark_params *p, char *buf, size_t cap)
+{
+	char g[32], d[32];
+	if (cap == 0)
+		return buf;
+	format_number(p->gamma, g, sizeof(g));
+	format_number(p->delta, d, sizeof(d));
+	int n = snprintf(buf, cap, "kgw-%s-h%d-g%s-d%s", p->hash == WATERMARK_SELF_HASH ? "selfhash" : "lefthash",
+			 p->context, g, d);
+	if (n < 0)
+		buf[0] = '\0';
+	return buf;
+}
+
+bool watermark_is_green(const struct watermark_params *p, const int32_t *ctx, int32_t token)
+{
+	uint64_t threshold = gamma_threshold(p->gamma);
+	int h = p->context < 1 ? 1 : p->context > WATERMARK_MAX_CONTEXT ? WATERMARK_MAX_CONTEXT : p->context;
+	if (p->hash == WATERMARK_SELF_HASH) {
+		uint64_t k = self_key(p->key);
+		return green_self(self_ctx_min(k, ctx, h), self_f(k, token), threshold, token);
+	}
+	return green_left(left_seed(p->key, ctx, h), threshold, token);
+}
+
+/* ---- the processor ---- */
+
+/* Scalar reference of the left-hash step: what apply() must do. The loop has
+ * no branch (the compare becomes a 0/1 factor), so it pipelines well; 64-bit
+ * multiplies are the cost (two per token in mix64, one for v * WM_MUL). */
+static void apply_left(const struct watermark *w, float *logits, int32_t n, uint64_t seed)
+{
+	const uint64_t thr = w->threshold;
+	const float delta = w->delta;
+	for (int32_t v = 0; v < n; v++)
+		logits[v] += delta * (float)(mix64(seed ^ ((uint64_t)(uint32_t)v * WM_MUL)) < thr);
+}
+
+static void apply_self(const struct watermark *w, float *logits, int32_t n, uint64_t ctx_min)
+{
+	const uint64_t thr = w->threshold;
+	const uint64_t *f = w->self_f;
+	const float delta = w->delta;
+	for (int32_t v = 0; v < n; v++) {
+		uint64_t fv = f[v];
+		uint64_t m = fv < ctx_min ? fv : ctx_min;
+		logits[v] += delta * (float)(mix64((m * fv) ^ ((uint64_t)(uint32_t)v * WM_MUL)) < thr);
+	}
+}
+
+static void wm_apply(void *state, float *logits, int32_t n_vocab, const int32_t *history, size_t n_history)
+{
+	const struct watermark *w = state;
+	int h = w->p.context;
+	if (n_history < (size_t)h || w->delta == 0)
+		return;
+	const int32_t *ctx = history + n_history - h;
+	int32_t n = n_vocab < w->n_vocab ? n_vocab : w->n_vocab;
+	if (w->p.hash == WATERMARK_SELF_HASH)
+		apply_self(w, logits, n, self_ctx_min(w->self_k, ctx, h));
+	else
+		apply_left(w, logits, n, left_seed(w->p.key, ctx, h));
+}
+
+/* The green list depends only on history, which apply() is given whole. */
+static void wm_accept(void *state, int32_t token)
+{
+	(void)state;
+	(void)token;
+}
+
+enum ajar_err watermark_new(const struct watermark_params *p, int32_t n_vocab, struct watermark **out)
+{
+	enum ajar_err err;
+	*out = NULL;
+	if ((err = check_params(p)))
+		return err;
+	if (n_vocab <= 0)
+		return ajar_errf(AJAR_ERR_INVALID, "watermark: vocabulary of %d tokens", n_vocab);
+	if (sodium_init() < 0)
+		return ajar_errf(AJAR_ERR_IO, "libsodium failed to initialize");
+	struct watermark *w = calloc(1, sizeof(*w));
+	if (!w)
+		return ajar_errf(AJAR_ERR_NOMEM, "watermark state");
+	w->p = *p;
+	w->n_vocab = n_vocab;
+	w->threshold = gamma_threshold(p->gamma);
+	w->delta = (float)p->delta;
+	if (p->hash == WATERMARK_SELF_HASH) {
+		w->self_k = self_key(p->key);
+		w->self_f = malloc((size_t)n_vocab * sizeof(*w->self_f));
+		if (!w->self_f) {
+			watermark_free(w);
+			return ajar_errf(AJAR_ERR_NOMEM, "watermark self-hash table of %d tokens", n_vocab);
+		}
+		for (int32_t v = 0; v < n_vocab; v++)
+			w->self_f[v] = self_f(w->self_k, v);
+	}
+	*out = w;
+	return AJAR_OK;
+}
+
+void watermark_free(struct watermark *w)
+{
+	if (!w)
+		return;
+	free(w->self_f);
+	sodium_memzero(w, sizeof(*w)); /* the key lives in w->p */
+	free(w);
+}
+
+struct logits_proc watermark_proc(struct watermark *w)
+{
+	struct logits_proc lp = { .state = w, .apply = wm_apply, .accept = wm_accept };
+	return lp;
+}
+
+/* ---- detection ---- */
+
+/* Distinct (context, token) pairs: open addressing over positions, each slot
+ * holding the position i of the first occurrence of tokens[i-h..i]. The
+ * bucket hash is salted with a key-derived word so that text chosen to
+ * collide (the detector is a public endpoint) cannot make it quadratic. */
+struct pair_set {
+	size_t *slot;  /* SIZE_MAX = empty; mask + 1 entries (owned) */
+	size_t mask;
+	uint64_t salt;
+};
+
+static uint64_t pair_hash(const struct pair_set *s, const int32_t *t, int len)
+{
+	uint64_t x = s->salt;
+	for (int i = 0; i < len; i++)
+		x = mix64(x ^ ((uint64_t)(uint32_t)t[i] * WM_MUL));
+	return x;
+}
+
+/* True if tokens[i-h..i] was not seen before (and now is). */
+static bool pair_insert(struct pair_set *s, const int32_t *tokens, size_t i, int h)
+{
+	const int32_t *pair = tokens + i - (size_t)h;
+	size_t bytes = (size_t)(h + 1) * sizeof(*tokens);
+	size_t b = (size_t)pair_hash(s, pair, h + 1) & s->mask;
+	while (s->slot[b] != SIZE_MAX) {
+		if (memcmp(tokens + s->slot[b] - (size_t)h, pair, bytes) == 0)
+			return false;
+		b = (b + 1) & s->mask;
+	}
+	s->slot[b] = i;
+	return true;
+}
+
+static void score_finish(const struct watermark_params *p, double z_threshold, struct watermark_score *out)
+{
+	double t = (double)out->tokens_scored;
+	if (out->tokens_scored == 0) {
+		out->p_value = 1.0;
+		return;
+	}
+	out->green_fraction = (double)out->green / t;
+	out->z_score = ((double)out->green - p->gamma * t) / sqrt(t * p->gamma * (1 - p->gamma));
+	out->p_value = 0.5 * erfc(out->z_score / sqrt(2.0));
+	out->detected = out->z_score >= z_threshold;
+}
+
+enum ajar_err watermark_detect(const struct watermark_params *p, const int32_t *tokens, size_t n, double z_threshold,
+			       struct watermark_score *out)
+{
+	enum ajar_err err;
+	memset(out, 0, sizeof(*out));
+	out->p_value = 1.0;
+	if ((err = check_params(p)))
+		return err;
+	if (sodium_init() < 0)
+		return ajar_errf(AJAR_ERR_IO, "libsodium failed to initialize");
+	size_t h = (size_t)p->context;
+	if (n <= h) {
+		score_finish(p, z_threshold, out);
+		return AJAR_OK;
+	}
+	/* At most half full: probes stay short. */
+	size_t cap = 16;
+	while (cap < 2 * (n - h)) {
+		if (cap > SIZE_MAX / 4 / sizeof(size_t))
+			return ajar_errf(AJAR_ERR_LIMIT, "watermark detect: %zu tokens", n);
+		cap *= 2;
+	}
+	struct pair_set set = { .slot = malloc(cap * sizeof(size_t)), .mask = cap - 1 };
+	if (!set.slot)
+		return ajar_errf(AJAR_ERR_NOMEM, "watermark detect: a set of %zu pairs", cap);
+	memset(set.slot, 0xFF, cap * sizeof(size_t));
+	uint64_t threshold = gamma_threshold(p->gamma);
+	uint64_t k = self_key(p->key);
+	set.salt = mix64(k ^ WM_MUL);
+	for (size_t i = h; i < n; i++) {
+		if (!pair_insert(&set, tokens, i, (int)h))
+			continue;
+		const int32_t *ctx = tokens + i - h;
+		bool g = p->hash == WATERMARK_SELF_HASH
+				 ? green_self(self_ctx_min(k, ctx, (int)h), self_f(k, tokens[i]), threshold, tokens[i])
+				 : green_left(left_seed(p->key, ctx, (int)h), threshold, tokens[i]);
+		out->tokens_scored++;
+		out->green += g;
+	}
+	free(set.slot);
+	score_finish(p, z_threshold, out);
+	return AJAR_OK;
+}
+
+/* ---- the key file ---- */
+
+/* Reads path (at most KEY_FILE_MAX - 1 bytes) into buf, refusing a file that
+ * group or others may access: the key is what makes the watermark secret.
+ * NOT_FOUND for a missing file, quietly: the caller decides. */
+static enum ajar_err read_key_text(const char *path, char *buf, size_t cap, size_t *len)
+{
+	enum ajar_err err = AJAR_OK;
+	struct stat sb;
+	size_t n = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return ajar_errf(AJAR_ERR_NOT_FOUND, "%s: no such watermark key file", path);
+		return ajar_errf(AJAR_ERR_IO, "%s: %s", path, strerror(errno));
+	}
+	if (fstat(fd, &sb) != 0) {
+		err = ajar_errf(AJAR_ERR_IO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		err = ajar_errf(AJAR_ERR_FORMAT, "%s: not a regular file", path);
+		goto out;
+	}
+	if ((sb.st_mode & 077) != 0) {
+		err = ajar_errf(AJAR_ERR_INVALID, "%s: mode %03o lets group or others read the watermark key; run "
+				"chmod 600 on it", path, (unsigned)(sb.st_mode & 0777));
+		goto out;
+	}
+	for (;;) {
+		ssize_t r = read(fd, buf + n, cap - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err = ajar_errf(AJAR_ERR_IO, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n == cap - 1) {
+			err = ajar_errf(AJAR_ERR_FORMAT, "%s: not a watermark key (larger than %zu bytes)", path, cap - 1);
+			goto out;
+		}
+	}
+	buf[n] = '\0';
+	*len = n;
+out:
+	close(fd);
+	return err;
+}
+
+static enum ajar_err parse_key(const char *path, const char *text, size_t len, uint8_t key[WATERMARK_KEY_BYTES])
+{
+	size_t got = 0;
+	if (len > 0 && text[len - 1] == '\n')
+		len--;
+	if (len != 2 * WATERMARK_KEY_BYTES ||
+	    sodium_hex2bin(key, WATERMARK_KEY_BYTES, text, len, NULL, &got, NULL) != 0 || got != WATERMARK_KEY_BYTES)
+		return ajar_errf(AJAR_ERR_FORMAT, "%s: a watermark key file must hold %d hex digits and a newline",
+				 path, 2 * WATERMARK_KEY_BYTES);
+	return AJAR_OK;
+}
+
+/* fsync of the folder holding path, so the link that made the file is durable. */
+static enum ajar_err sync_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 1;
+	if (n >= sizeof(dir))
+		return ajar_errf(AJAR_ERR_LIMIT, "%s: path too long", path);
+	if (!slash)
+		dir[0] = '.';
+	else if (n == 0)
+		dir[n++] = '/';
+	else
+		memcpy(dir, path, n);
+	dir[n] = '\0';
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return ajar_errf(AJAR_ERR_IO, "%s: %s", dir, strerror(errno));
+	int rc = fsync(fd), saved = errno;
+	close(fd);
+	return rc == 0 ? AJAR_OK : ajar_errf(AJAR_ERR_IO, "%s: fsync: %s", dir, strerror(saved));
+}
+
+/* Writes text to a fresh 0600 temporary file beside path, fsync'd; its name
+ * goes to tmp. */
+static enum ajar_err write_temp(const char *path, const char *text, size_t len, char *tmp, size_t cap)
+{
+	int n = snprintf(tmp, cap, "%s.tmp.XXXXXX", path);
+	if (n < 0 || (size_t)n >= cap)
+		return ajar_errf(AJAR_ERR_LIMIT, "%s: path too long", path);
+	int fd = mkstemp(tmp); /* mode 0600 */
+	if (fd < 0)
+		return ajar_errf(AJAR_ERR_IO, "%s: %s", tmp, strerror(errno));
+	enum ajar_err err = AJAR_OK;
+	for (size_t done = 0; done < len;) {
+		ssize_t w = write(fd, text + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			err = ajar_errf(AJAR_ERR_IO, "%s: %s", tmp, strerror(errno));
+			break;
+		}
+		done += (size_t)w;
+	}
+	if (!err && (fchmod(fd, 0600) != 0 || fsync(fd) != 0))
+		err = ajar_errf(AJAR_ERR_IO, "%s: %s", tmp, strerror(errno));
+	if (close(fd) != 0 && !err)
+		err = ajar_errf(AJAR_ERR_IO, "%s: %s", tmp, strerror(errno));
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+/*
+ * Makes path with a fresh key unless it exists. link(), unlike rename(),
+ * fails when the name exists, so of two processes creating the key at once
+ * (the server and a CLI command) one wins and the other reads its file.
+ */
+static enum ajar_err create_key_file(const char *path)
+{
+	uint8_t key[WATERMARK_KEY_BYTES];
+	char text[2 * WATERMARK_KEY_BYTES + 2], tmp[PATH_MAX];
+
+	randombytes_buf(key, sizeof(key));
+	sodium_bin2hex(text, sizeof(text), key, sizeof(key));
+	text[2 * WATERMARK_KEY_BYTES] = '\n';
+	enum ajar_err err = write_temp(path, text, sizeof(text) - 1, tmp, sizeof(tmp));
+	if (!err) {
+		if (link(tmp, path) != 0 && errno != EEXIST)
+			err = ajar_errf(AJAR_ERR_IO, "%s: %s", path, strerror(errno));
+		unlink(tmp);
+		if (!err)
+			err = sync_parent(path);
+	}
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(text, sizeof(text));
+	return err;
+}
+
+enum ajar_err watermark_key_load(const char *path, bool create, uint8_t key[WATERMARK_KEY_BYTES])
+{
+	char text[KEY_FILE_MAX];
+	size_t len = 0;
+	enum ajar_err err;
+
+	if (!path || !*path)
+		return ajar_errf(AJAR_ERR_INVALID, "watermark key file: no path");
+	if (sodium_init() < 0)
+		return ajar_errf(AJAR_ERR_IO, "libsodium failed to initialize");
+	err = read_key_text(path, text, sizeof(text), &len);
+	if (err == AJAR_ERR_NOT_FOUND && create) {
+		if ((err = create_key_file(path)))
+			return err;
+		err = read_key_text(path, text, sizeof(text), &len);
+	}
+	if (!err)
+		err = parse_key(path, text, len, key);
+	sodium_memzero(text, sizeof(text));
+	return err;
+}
