@@ -24,6 +24,7 @@ int cmd_access(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_card(int argc, char **argv);
 int cmd_watermark(int argc, char **argv);
+int cmd_provenance(int argc, char **argv);
 
 /*
  * Shared by the admin commands (keys, access, audit), defined in

@@ -25,6 +25,7 @@ static const struct {
 	{ "audit", cmd_audit, "verify the audit chain, or export it as JSON lines" },
 	{ "card", cmd_card, "the transparency record of a model (card, license, safeguards) as JSON" },
 	{ "watermark", cmd_watermark, "detect ajar's watermark in a text: ajar watermark detect -m MODEL FILE" },
+	{ "provenance", cmd_provenance, "verify the signed provenance of a saved completion response, offline" },
 };
 
 static void usage(FILE *out)
