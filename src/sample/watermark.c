@@ -18,6 +18,7 @@
  * with probability gamma, and nobody without the key can tell which.
  */
 #include "ajar/watermark.h"
+#include "sample/watermark_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,10 +31,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* An odd constant (2^64 / golden ratio) spreads consecutive token ids over
- * the whole word before mixing, so ids that differ in one bit do not give
- * correlated inputs to mix64. */
-#define WM_MUL UINT64_C(0x9E3779B97F4A7C15)
+#define WM_MUL WATERMARK_MUL
+#define mix64 watermark_mix64
 
 /* Domain-separation string for the self-hash per-token key k, so that k is
  * unrelated to any left-hash seed made with the same key. */
@@ -49,16 +48,8 @@ struct watermark {
 	float delta;
 	uint64_t self_k;            /* self-hash: the per-token key k */
 	uint64_t *self_f;           /* self-hash: f(v) = mix64(v ^ k), n_vocab entries (owned); else NULL */
+	bool avx512;                /* use watermark_avx512.c's loops */
 };
-
-/* splitmix64's finalizer (Steele, Lea, Flood 2014): invertible, and every
- * input bit flips each output bit with probability about 1/2. */
-static inline uint64_t mix64(uint64_t z)
-{
-	z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-	return z ^ (z >> 31);
-}
 
 static uint64_t load_le64(const uint8_t *b)
 {
@@ -192,27 +183,54 @@ bool watermark_is_green(const struct watermark_params *p, const int32_t *ctx, in
 
 /* ---- the processor ---- */
 
-/* Scalar reference of the left-hash step: what apply() must do. The loop has
- * no branch (the compare becomes a 0/1 factor), so it pipelines well; 64-bit
- * multiplies are the cost (two per token in mix64, one for v * WM_MUL). */
+/* Scalar reference of the left-hash step: what apply() must do. Branch-free
+ * (a select, not a jump), so it pipelines; the cost is three 64-bit
+ * multiplies per token, which the AVX-512 level does eight at a time. */
+void watermark_apply_left_scalar(float *logits, int32_t begin, int32_t end, uint64_t seed, uint64_t thr,
+				 float delta)
+{
+	for (int32_t v = begin; v < end; v++)
+		logits[v] += mix64(seed ^ ((uint64_t)(uint32_t)v * WM_MUL)) < thr ? delta : 0.0f;
+}
+
+void watermark_apply_self_scalar(float *logits, int32_t begin, int32_t end, const uint64_t *f, uint64_t ctx_min,
+				 uint64_t thr, float delta)
+{
+	for (int32_t v = begin; v < end; v++) {
+		uint64_t fv = f[v];
+		uint64_t m = fv < ctx_min ? fv : ctx_min;
+		logits[v] += mix64((m * fv) ^ ((uint64_t)(uint32_t)v * WM_MUL)) < thr ? delta : 0.0f;
+	}
+}
+
+bool watermark_have_avx512(void)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+	const char *env = getenv("AJAR_CPU");
+	if (env && (strcmp(env, "scalar") == 0 || strcmp(env, "avx2") == 0))
+		return false;
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+	       __builtin_cpu_supports("avx512vl");
+#else
+	return false;
+#endif
+}
+
 static void apply_left(const struct watermark *w, float *logits, int32_t n, uint64_t seed)
 {
-	const uint64_t thr = w->threshold;
-	const float delta = w->delta;
-	for (int32_t v = 0; v < n; v++)
-		logits[v] += delta * (float)(mix64(seed ^ ((uint64_t)(uint32_t)v * WM_MUL)) < thr);
+	if (w->avx512)
+		watermark_apply_left_avx512(logits, n, seed, w->threshold, w->delta);
+	else
+		watermark_apply_left_scalar(logits, 0, n, seed, w->threshold, w->delta);
 }
 
 static void apply_self(const struct watermark *w, float *logits, int32_t n, uint64_t ctx_min)
 {
-	const uint64_t thr = w->threshold;
-	const uint64_t *f = w->self_f;
-	const float delta = w->delta;
-	for (int32_t v = 0; v < n; v++) {
-		uint64_t fv = f[v];
-		uint64_t m = fv < ctx_min ? fv : ctx_min;
-		logits[v] += delta * (float)(mix64((m * fv) ^ ((uint64_t)(uint32_t)v * WM_MUL)) < thr);
-	}
+	if (w->avx512)
+		watermark_apply_self_avx512(logits, n, w->self_f, ctx_min, w->threshold, w->delta);
+	else
+		watermark_apply_self_scalar(logits, 0, n, w->self_f, ctx_min, w->threshold, w->delta);
 }
 
 static void wm_apply(void *state, float *logits, int32_t n_vocab, const int32_t *history, size_t n_history)
@@ -253,6 +271,7 @@ enum ajar_err watermark_new(const struct watermark_params *p, int32_t n_vocab, s
 	w->n_vocab = n_vocab;
 	w->threshold = gamma_threshold(p->gamma);
 	w->delta = (float)p->delta;
+	w->avx512 = watermark_have_avx512();
 	if (p->hash == WATERMARK_SELF_HASH) {
 		w->self_k = self_key(p->key);
 		w->self_f = malloc((size_t)n_vocab * sizeof(*w->self_f));

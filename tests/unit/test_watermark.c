@@ -12,6 +12,7 @@
 #include "ajar/vocab.h"
 #include "ajar/watermark.h"
 #include "check.h"
+#include "sample/watermark_int.h"
 
 #include <stdint.h>
 #include <sys/stat.h>
@@ -153,6 +154,37 @@ static void test_apply_matches_is_green(void)
 		watermark_free(w);
 	}
 	free(logits);
+}
+
+/* The AVX-512 loops give bit-identical logits to the scalar reference, for
+ * lengths that leave every tail size and an offset start. */
+static void test_simd_matches_scalar(void)
+{
+	if (!watermark_have_avx512()) {
+		printf("test_simd_matches_scalar: no AVX-512 here (or AJAR_CPU below it); skipped\n");
+		return;
+	}
+	enum { N = 4099 };
+	float *a = malloc(N * sizeof(float)), *b = malloc(N * sizeof(float));
+	uint64_t *f = malloc(N * sizeof(uint64_t));
+	for (int i = 0; i < N; i++)
+		f[i] = rng_next();
+	for (int trial = 0; trial < 40; trial++) {
+		int32_t n = N - trial;
+		uint64_t seed = rng_next(), thr = rng_next(), ctx_min = trial % 3 ? rng_next() : UINT64_MAX;
+		float delta = (float)(trial % 5) * 0.75f;
+		for (int32_t i = 0; i < n; i++)
+			a[i] = b[i] = (float)(rng_next() % 2001) * 0.01f - 10.0f;
+		watermark_apply_left_scalar(a, 0, n, seed, thr, delta);
+		watermark_apply_left_avx512(b, n, seed, thr, delta);
+		CHECK(memcmp(a, b, (size_t)n * sizeof(float)) == 0);
+		watermark_apply_self_scalar(a, 0, n, f, ctx_min, thr, delta);
+		watermark_apply_self_avx512(b, n, f, ctx_min, thr, delta);
+		CHECK(memcmp(a, b, (size_t)n * sizeof(float)) == 0);
+	}
+	free(a);
+	free(b);
+	free(f);
 }
 
 /* The lists depend on the key and context only: the same in another process
@@ -426,6 +458,7 @@ int main(void)
 	RUN(test_params_and_scheme_id);
 	RUN(test_green_fraction);
 	RUN(test_apply_matches_is_green);
+	RUN(test_simd_matches_scalar);
 	RUN(test_determinism_and_keys);
 	RUN(test_detect);
 	RUN(test_repeated_pairs);
