@@ -5,8 +5,8 @@
  * Build against a build folder's libraries (no CMake target):
  *
  *     cc -O2 -std=gnu11 -D_GNU_SOURCE -Iinclude bench/watermark_eval.c \
- *        build/w1/libajar_model.a build/w1/libajar_text.a build/w1/libajar_sample.a \
- *        build/w1/libajar_gguf.a build/w1/libajar_tensor.a build/w1/libajar_core.a \
+ *        build/libajar_model.a build/libajar_text.a build/libajar_sample.a \
+ *        build/libajar_gguf.a build/libajar_tensor.a build/libajar_core.a \
  *        -lsodium -lpcre2-8 -lutf8proc -lm -lpthread -o /tmp/watermark_eval
  *
  * Run:
