@@ -453,6 +453,58 @@ static void test_end_to_end(void)
 	ajar_model_free(m);
 }
 
+/* Runs a shell command and returns its first output line in out. */
+static int run_line(const char *cmd, char *out, size_t cap)
+{
+	FILE *f = popen(cmd, "r");
+	out[0] = '\0';
+	if (!f)
+		return -1;
+	if (!fgets(out, (int)cap, f))
+		out[0] = '\0';
+	return pclose(f);
+}
+
+/* The CLI: `ajar run --watermark` makes the key file (0600) and its text is
+ * detected by `ajar watermark detect` with that key, not with another; a
+ * missing key file is a clear error, not a fresh key. */
+static void test_cli(void)
+{
+	const char *bin = getenv("AJAR_BIN");
+	char dir[] = "/tmp/ajar_wmcli_XXXXXX", cmd[4096], line[1024];
+	struct stat sb;
+	if (!bin) {
+		printf("test_cli: AJAR_BIN not set; skipped\n");
+		return;
+	}
+	CHECK(mkdtemp(dir) != NULL);
+	const char *model = fixture_path("models/stories260K.gguf");
+	snprintf(cmd, sizeof(cmd),
+		 "'%s' run -m '%s' -p 'Once upon a time' --ctx 512 --temp 1 --top-k 0 --top-p 1 --min-p 0 -n 200 "
+		 "--seed 7 --ignore-eos --watermark --key-file %s/k > %s/text 2>/dev/null",
+		 bin, model, dir, dir);
+	CHECK_EQ_INT(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s/k", dir);
+	CHECK(stat(cmd, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+	snprintf(cmd, sizeof(cmd), "'%s' watermark detect --json --key-file %s/k -m '%s' - < %s/text", bin, dir,
+		 model, dir);
+	CHECK_EQ_INT(run_line(cmd, line, sizeof(line)), 0);
+	CHECK_MSG(strstr(line, "\"detected\":true") != NULL, "%s", line);
+	CHECK(strstr(line, "\"z_score\"") && strstr(line, "\"p_value\"") && strstr(line, "\"tokens_scored\"") &&
+	      strstr(line, "\"green_fraction\""));
+	snprintf(cmd, sizeof(cmd),
+		 "'%s' run -m '%s' -p 'x' --ctx 512 -n 1 --watermark --key-file %s/k2 >/dev/null 2>&1 && "
+		 "'%s' watermark detect --json --key-file %s/k2 -m '%s' %s/text", bin, model, dir, bin, dir, model, dir);
+	CHECK_EQ_INT(run_line(cmd, line, sizeof(line)), 0);
+	CHECK_MSG(strstr(line, "\"detected\":false") != NULL, "%s", line);
+	snprintf(cmd, sizeof(cmd), "'%s' watermark detect --key-file %s/none -m '%s' %s/text 2>&1", bin, dir, model,
+		 dir);
+	CHECK(run_line(cmd, line, sizeof(line)) != 0);
+	CHECK_MSG(strstr(line, "no watermark key") != NULL, "%s", line);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CHECK_EQ_INT(system(cmd), 0);
+}
+
 int main(void)
 {
 	RUN(test_params_and_scheme_id);
@@ -464,5 +516,6 @@ int main(void)
 	RUN(test_repeated_pairs);
 	RUN(test_key_file);
 	RUN(test_end_to_end);
+	RUN(test_cli);
 	return check_summary();
 }
