@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include <sodium.h>
 
 #include "guard/policy.h"
@@ -46,6 +48,12 @@
 #define POLICY_DOMAIN_MAX 253       /* RFC 1035 */
 #define POLICY_DELTA_MAX 100.0      /* a logit bias past this just forces green tokens */
 #define POLICY_CONTEXT_MAX 8        /* previous tokens hashed into a green-list seed */
+#define POLICY_MAX_TERMS 10000     /* per rule category */
+#define POLICY_MAX_PATTERNS 256    /* per rule category */
+#define POLICY_TERM_MAX 200        /* bytes; a phrase, not a paragraph */
+#define POLICY_PATTERN_MAX 1000    /* bytes of PCRE2 source */
+#define POLICY_TIMEOUT_MAX 600000  /* ms: a guard model slower than this is not a guard */
+#define POLICY_Z_MAX 1000.0        /* far past any useful detector threshold */
 #define PATH_CAP 192                /* a JSON path in a message; names in it are cut */
 
 #define ALL_CAPS ((1u << POLICY_CAP_COUNT) - 1)
@@ -67,6 +75,12 @@ static const char *const known_categories[] = {
 
 /* The fields of an access request (guard/access.h) a policy may require. */
 static const char *const access_fields[] = {"name", "email", "affiliation", "intended_use", NULL};
+
+/* Actions of a moderation detector by value (enum mod_action), and the PII
+ * types by bit (moderation_int.h). */
+static const char *const action_names[] = {"off", "flag", "redact", "block", NULL};
+static const char *const pii_type_names[] = {"email", "phone", "card", "iban", "ssn", "ip", NULL};
+#define PII_ALL 63u
 
 static const char *const default_required[] = {"name", "email", "intended_use", NULL};
 
@@ -431,6 +445,8 @@ out:
 	return err;
 }
 
+static bool all_blank(const char *text, size_t len);
+
 /* ---- sections ------------------------------------------------------------ */
 
 static const struct policy_moderation_profile *find_profile(const struct policy *p, const char *name)
@@ -479,11 +495,241 @@ static enum ajar_err parse_categories(const struct pctx *c, json_t *v, const cha
 	return AJAR_OK;
 }
 
-/* moderation: {"profiles": {name: {"categories": [...]}}}; "none" first. */
+/* A string from names (action_names, ...): its index in *out. */
+static enum ajar_err get_choice(const struct pctx *c, json_t *v, const char *path, const char *const *names,
+				const char *const *allowed, int *out)
+{
+	const char *s;
+	char b[48], list[160];
+	enum ajar_err err = get_str(c, v, path, &s);
+
+	if (err)
+		return err;
+	if (in_list(s, allowed))
+		for (int i = 0; names[i]; i++)
+			if (strcmp(s, names[i]) == 0) {
+				*out = i;
+				return AJAR_OK;
+			}
+	join_list(list, sizeof(list), allowed);
+	return perr(c, path, "expected one of: %s, got \"%s\"", list, shown(s, b));
+}
+
+/* An array of strings at most max bytes each (one line, not blank),
+ * copied into *out. */
+static enum ajar_err get_string_list(const struct pctx *c, json_t *v, const char *path, size_t cap, size_t max,
+				     char ***out, size_t *n)
+{
+	size_t i;
+	json_t *item;
+	char ip[PATH_CAP];
+	enum ajar_err err;
+
+	if (!json_is_array(v))
+		return perr(c, path, "expected an array of strings");
+	if (json_array_size(v) > cap)
+		return perr(c, path, "more than %zu entries", cap);
+	if (!(*out = calloc(json_array_size(v) + 1, sizeof(char *))))
+		return nomem(c);
+	json_array_foreach(v, i, item) {
+		path_index(ip, path, i);
+		if ((err = get_text(c, item, ip, true, max, &(*out)[i])))
+			return err;
+		(*n)++;
+		if (all_blank((*out)[i], strlen((*out)[i])))
+			return perr(c, ip, "expected a non-blank string");
+	}
+	return AJAR_OK;
+}
+
+/* Each pattern must compile the way the moderator compiles it. */
+static enum ajar_err check_patterns(const struct pctx *c, const struct policy_rule_category *rc, const char *path)
+{
+	for (size_t i = 0; i < rc->n_patterns; i++) {
+		int code;
+		PCRE2_SIZE at;
+		char ip[PATH_CAP];
+		pcre2_code *re = pcre2_compile((PCRE2_SPTR)rc->patterns[i], PCRE2_ZERO_TERMINATED,
+					       PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS, &code, &at, NULL);
+		if (!re) {
+			PCRE2_UCHAR msg[160];
+			pcre2_get_error_message(code, msg, sizeof(msg));
+			path_index(ip, path, i);
+			return perr(c, ip, "pattern does not compile (PCRE2, at offset %zu): %s", (size_t)at,
+				    (const char *)msg);
+		}
+		pcre2_code_free(re);
+	}
+	return AJAR_OK;
+}
+
+/* moderation.rules: {category: {"terms": [...], "patterns": [...]}}. */
+static enum ajar_err parse_rules(const struct pctx *c, json_t *v)
+{
+	static const char *const fields[] = {"terms", "patterns", NULL};
+	struct policy *p = c->p;
+	const char *name;
+	json_t *cv, *f;
+	char b[48], list[320];
+	enum ajar_err err;
+
+	if (!v)
+		return AJAR_OK;
+	if (!json_is_object(v))
+		return perr(c, "moderation.rules", "expected an object of rule categories by name");
+	if (!(p->rule_categories = calloc(json_object_size(v) + 1, sizeof(*p->rule_categories))))
+		return nomem(c);
+	json_object_foreach(v, name, cv) {
+		char path[PATH_CAP], fp[PATH_CAP];
+		struct policy_rule_category *rc = &p->rule_categories[p->n_rule_categories];
+		path_key(path, "moderation.rules", name);
+		if (!in_list(name, known_categories)) {
+			join_list(list, sizeof(list), known_categories);
+			return perr(c, path, "unknown category \"%s\" (known: %s)", shown(name, b), list);
+		}
+		if (!json_is_object(cv))
+			return perr(c, path, "expected an object");
+		if ((err = check_fields(c, cv, path, fields)))
+			return err;
+		snprintf(rc->name, sizeof(rc->name), "%s", name);
+		p->n_rule_categories++;
+		path_key(fp, path, "terms");
+		if ((f = json_object_get(cv, "terms")) &&
+		    (err = get_string_list(c, f, fp, POLICY_MAX_TERMS, POLICY_TERM_MAX, &rc->terms, &rc->n_terms)))
+			return err;
+		path_key(fp, path, "patterns");
+		if ((f = json_object_get(cv, "patterns")) &&
+		    ((err = get_string_list(c, f, fp, POLICY_MAX_PATTERNS, POLICY_PATTERN_MAX, &rc->patterns,
+					    &rc->n_patterns)) ||
+		     (err = check_patterns(c, rc, fp))))
+			return err;
+	}
+	return AJAR_OK;
+}
+
+/* A profile's "pii": {"action", "types"}. */
+static enum ajar_err parse_pii(const struct pctx *c, json_t *v, const char *path, struct policy_moderation_profile *mp)
+{
+	static const char *const fields[] = {"action", "types", NULL};
+	char fp[PATH_CAP], ip[PATH_CAP], b[48], list[160];
+	json_t *f, *item;
+	size_t i;
+	enum ajar_err err;
+
+	if (!json_is_object(v))
+		return perr(c, path, "expected an object");
+	if ((err = check_fields(c, v, path, fields)))
+		return err;
+	path_key(fp, path, "action");
+	if ((f = json_object_get(v, "action")) &&
+	    (err = get_choice(c, f, fp, action_names, action_names, &mp->pii_action)))
+		return err;
+	path_key(fp, path, "types");
+	if (!(f = json_object_get(v, "types")))
+		return AJAR_OK;
+	if (!json_is_array(f))
+		return perr(c, fp, "expected an array of PII types");
+	mp->pii_types = 0;
+	json_array_foreach(f, i, item) {
+		int t = -1;
+		const char *s;
+		path_index(ip, fp, i);
+		if ((err = get_str(c, item, ip, &s)))
+			return err;
+		for (int k = 0; pii_type_names[k]; k++)
+			if (strcmp(s, pii_type_names[k]) == 0)
+				t = k;
+		if (t < 0) {
+			join_list(list, sizeof(list), pii_type_names);
+			return perr(c, ip, "unknown PII type \"%s\" (known: %s)", shown(s, b), list);
+		}
+		if (mp->pii_types & (1u << t))
+			return perr(c, ip, "PII type \"%s\" listed twice", s);
+		mp->pii_types |= 1u << t;
+	}
+	return AJAR_OK;
+}
+
+/* A profile's "classifier": {"model", "action", "on_failure", "timeout_ms"}. */
+static enum ajar_err parse_classifier(const struct pctx *c, json_t *v, const char *path,
+				      struct policy_moderation_profile *mp)
+{
+	static const char *const fields[] = {"model", "action", "on_failure", "timeout_ms", NULL};
+	static const char *const verdicts[] = {"flag", "block", NULL};
+	char fp[PATH_CAP];
+	const char *s;
+	json_t *f;
+	int64_t x;
+	enum ajar_err err;
+
+	if (json_is_null(v))
+		return AJAR_OK;
+	if (!json_is_object(v))
+		return perr(c, path, "expected an object (or null for none)");
+	if ((err = check_fields(c, v, path, fields)))
+		return err;
+	path_key(fp, path, "model");
+	if (!(f = json_object_get(v, "model")))
+		return perr(c, fp, "missing (required: the guard model's GGUF file)");
+	if ((err = get_str(c, f, fp, &s)) || (err = resolve_path(c, s, fp, &mp->classifier_model)))
+		return err;
+	path_key(fp, path, "action");
+	if ((f = json_object_get(v, "action")) &&
+	    (err = get_choice(c, f, fp, action_names, verdicts, &mp->classifier_action)))
+		return err;
+	path_key(fp, path, "on_failure");
+	if ((f = json_object_get(v, "on_failure")) &&
+	    (err = get_choice(c, f, fp, action_names, verdicts, &mp->classifier_on_failure)))
+		return err;
+	path_key(fp, path, "timeout_ms");
+	if ((f = json_object_get(v, "timeout_ms"))) {
+		if ((err = get_int(c, f, fp, 1, POLICY_TIMEOUT_MAX, &x)))
+			return err;
+		mp->classifier_timeout_ms = (int)x;
+	}
+	return AJAR_OK;
+}
+
+/* One profile; path is "moderation.profiles.NAME". */
+static enum ajar_err parse_profile(const struct pctx *c, json_t *pv, const char *path,
+				   struct policy_moderation_profile *mp)
+{
+	static const char *const fields[] = {"categories", "rules", "pii", "classifier", NULL};
+	char fp[PATH_CAP];
+	json_t *f;
+	enum ajar_err err;
+
+	if (!json_is_object(pv))
+		return perr(c, path, "expected an object");
+	if ((err = check_fields(c, pv, path, fields)))
+		return err;
+	mp->pii_types = PII_ALL;
+	mp->classifier_action = 3;
+	mp->classifier_on_failure = 3; /* fail closed */
+	mp->classifier_timeout_ms = 10000;
+	path_key(fp, path, "categories");
+	if (!json_object_get(pv, "categories"))
+		return perr(c, fp, "missing (required)");
+	if ((err = parse_categories(c, json_object_get(pv, "categories"), fp, mp)))
+		return err;
+	mp->rules_action = mp->n_categories ? 3 : 0;
+	path_key(fp, path, "rules");
+	if ((f = json_object_get(pv, "rules")) &&
+	    (err = get_choice(c, f, fp, action_names, action_names, &mp->rules_action)))
+		return err;
+	path_key(fp, path, "pii");
+	if ((f = json_object_get(pv, "pii")) && (err = parse_pii(c, f, fp, mp)))
+		return err;
+	path_key(fp, path, "classifier");
+	if ((f = json_object_get(pv, "classifier")) && (err = parse_classifier(c, f, fp, mp)))
+		return err;
+	return AJAR_OK;
+}
+
+/* moderation: {"rules": {...}, "profiles": {name: {...}}}; "none" first. */
 static enum ajar_err parse_moderation(const struct pctx *c, json_t *v)
 {
-	static const char *const top[] = {"profiles", NULL};
-	static const char *const fields[] = {"categories", NULL};
+	static const char *const top[] = {"profiles", "rules", NULL};
 	struct policy *p = c->p;
 	json_t *profiles = v ? json_object_get(v, "profiles") : NULL, *pv;
 	const char *name;
@@ -493,6 +739,8 @@ static enum ajar_err parse_moderation(const struct pctx *c, json_t *v)
 		return perr(c, "moderation", "expected an object");
 	if (v && (err = check_fields(c, v, "moderation", top)))
 		return err;
+	if (v && (err = parse_rules(c, json_object_get(v, "rules"))))
+		return err;
 	if (profiles && !json_is_object(profiles))
 		return perr(c, "moderation.profiles", "expected an object of profiles by name");
 	if (profiles && json_object_size(profiles) > POLICY_MAX_PROFILES - 1)
@@ -501,27 +749,22 @@ static enum ajar_err parse_moderation(const struct pctx *c, json_t *v)
 	if (!p->profiles)
 		return nomem(c);
 	snprintf(p->profiles[0].name, sizeof(p->profiles[0].name), "none");
+	p->profiles[0].pii_types = PII_ALL;
 	p->n_profiles = 1;
 	if (!profiles)
 		return AJAR_OK;
 	json_object_foreach(profiles, name, pv) {
-		char path[PATH_CAP], cp[PATH_CAP];
+		char path[PATH_CAP];
 		struct policy_moderation_profile *mp = &p->profiles[p->n_profiles];
 		path_key(path, "moderation.profiles", name);
 		if ((err = check_name(c, name, "moderation.profiles", "profile name")))
 			return err;
 		if (strcmp(name, "none") == 0)
 			return perr(c, path, "\"none\" is built in (it blocks nothing) and cannot be defined");
-		if (!json_is_object(pv))
-			return perr(c, path, "expected an object");
-		if ((err = check_fields(c, pv, path, fields)))
-			return err;
 		snprintf(mp->name, sizeof(mp->name), "%s", name);
+		/* counted first so policy_free releases a half-read profile */
 		p->n_profiles++;
-		path_key(cp, path, "categories");
-		if (!json_object_get(pv, "categories"))
-			return perr(c, cp, "missing (required)");
-		if ((err = parse_categories(c, json_object_get(pv, "categories"), cp, mp)))
+		if ((err = parse_profile(c, pv, path, mp)))
 			return err;
 	}
 	return AJAR_OK;
@@ -916,7 +1159,9 @@ static enum ajar_err parse_retention(const struct pctx *c, json_t *v)
 
 static enum ajar_err parse_watermark(const struct pctx *c, json_t *v)
 {
-	static const char *const fields[] = {"scheme", "gamma", "delta", "context", "key_file", NULL};
+	static const char *const fields[] = {"scheme", "gamma", "delta", "context", "hash", "z_threshold",
+					     "key_file", NULL};
+	static const char *const hashes[] = {"left", "self", NULL};
 	struct policy *p = c->p;
 	json_t *f;
 	const char *s;
@@ -928,6 +1173,8 @@ static enum ajar_err parse_watermark(const struct pctx *c, json_t *v)
 	p->watermark_gamma = 0.25;
 	p->watermark_delta = 2.0;
 	p->watermark_context = 1;
+	p->watermark_hash = 0;
+	p->watermark_z_threshold = 4.0;
 	if (!v)
 		return AJAR_OK;
 	if (!json_is_object(v))
@@ -951,6 +1198,12 @@ static enum ajar_err parse_watermark(const struct pctx *c, json_t *v)
 			return err;
 		p->watermark_context = (int)x;
 	}
+	if ((f = json_object_get(v, "hash")) &&
+	    (err = get_choice(c, f, "watermark.hash", hashes, hashes, &p->watermark_hash)))
+		return err;
+	if ((f = json_object_get(v, "z_threshold")) &&
+	    (err = get_number(c, f, "watermark.z_threshold", 0.0, POLICY_Z_MAX, false, &p->watermark_z_threshold)))
+		return err;
 	if ((f = json_object_get(v, "key_file")) && !json_is_null(f)) {
 		if ((err = get_str(c, f, "watermark.key_file", &s)))
 			return err;
@@ -1139,9 +1392,16 @@ void policy_free(struct policy *p)
 	for (size_t i = 0; p->auto_rules && i < p->n_auto_rules; i++)
 		free_strings(p->auto_rules[i].email_domains, p->auto_rules[i].n_email_domains);
 	free(p->auto_rules);
-	for (size_t i = 0; p->profiles && i < p->n_profiles; i++)
+	for (size_t i = 0; p->profiles && i < p->n_profiles; i++) {
 		free_strings(p->profiles[i].categories, p->profiles[i].n_categories);
+		free(p->profiles[i].classifier_model);
+	}
 	free(p->profiles);
+	for (size_t i = 0; p->rule_categories && i < p->n_rule_categories; i++) {
+		free_strings(p->rule_categories[i].terms, p->rule_categories[i].n_terms);
+		free_strings(p->rule_categories[i].patterns, p->rule_categories[i].n_patterns);
+	}
+	free(p->rule_categories);
 	free(p->watermark_key_file);
 	free(p);
 }
@@ -1227,6 +1487,65 @@ static json_t *access_json_public(const struct policy *p)
 	return o;
 }
 
+/* One profile: its categories and detector actions, the PII types, and
+ * the classifier's model by file name only (where it lives is the
+ * operator's business). */
+static json_t *profile_json(const struct policy_moderation_profile *mp)
+{
+	json_t *o = json_object(), *pii = json_object(), *types = json_array(), *cls;
+	bool ok = o && pii && types;
+
+	for (int k = 0; ok && pii_type_names[k]; k++)
+		if (mp->pii_types & (1u << k))
+			ok = json_array_append_new(types, json_string(pii_type_names[k])) == 0;
+	ok = ok && put(pii, "action", json_string(action_names[mp->pii_action & 3])) &&
+	     put(pii, "types", json_incref(types));
+	if (mp->classifier_model) {
+		const char *slash = strrchr(mp->classifier_model, '/');
+		cls = json_object();
+		ok = ok && cls && put(cls, "model", json_string(slash ? slash + 1 : mp->classifier_model)) &&
+		     put(cls, "action", json_string(action_names[mp->classifier_action & 3])) &&
+		     put(cls, "on_failure", json_string(action_names[mp->classifier_on_failure & 3])) &&
+		     put(cls, "timeout_ms", json_integer(mp->classifier_timeout_ms));
+	} else {
+		cls = json_null();
+	}
+	ok = ok && put(o, "categories", string_list(mp->categories, mp->n_categories)) &&
+	     put(o, "rules", json_string(action_names[mp->rules_action & 3])) && put(o, "pii", json_incref(pii));
+	if (ok)
+		ok = put(o, "classifier", cls); /* stolen either way */
+	else
+		json_decref(cls);
+	json_decref(pii);
+	json_decref(types);
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* moderation.rules without the terms and patterns themselves: they are not
+ * secret, but a published list is a list of what to misspell. */
+static json_t *rules_json(const struct policy *p)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+
+	for (size_t i = 0; ok && i < p->n_rule_categories; i++) {
+		const struct policy_rule_category *rc = &p->rule_categories[i];
+		json_t *cj = json_object();
+		ok = cj && put(cj, "terms", json_integer((json_int_t)rc->n_terms)) &&
+		     put(cj, "patterns", json_integer((json_int_t)rc->n_patterns)) && json_object_set(o, rc->name, cj) == 0;
+		json_decref(cj);
+	}
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 /* The pieces that are not tiers or access rules. */
 static bool public_rest(const struct policy *p, json_t *o)
 {
@@ -1235,17 +1554,18 @@ static bool public_rest(const struct policy *p, json_t *o)
 	bool ok = profiles && mod && wm && ret && lic;
 
 	for (size_t i = 0; ok && i < p->n_profiles; i++) {
-		json_t *pj = json_object();
-		ok = pj && put(pj, "categories", string_list(p->profiles[i].categories, p->profiles[i].n_categories)) &&
-		     json_object_set(profiles, p->profiles[i].name, pj) == 0;
+		json_t *pj = profile_json(&p->profiles[i]);
+		ok = pj && json_object_set(profiles, p->profiles[i].name, pj) == 0;
 		json_decref(pj);
 	}
-	ok = ok && put(mod, "profiles", json_incref(profiles));
+	ok = ok && put(mod, "profiles", json_incref(profiles)) && put(mod, "rules", rules_json(p));
 	/* The key and where it lives stay private: knowing the key lets anyone
 	 * forge or strip the watermark. */
 	ok = ok && put(wm, "scheme", json_string(p->watermark_scheme)) &&
 	     put(wm, "gamma", json_real(p->watermark_gamma)) && put(wm, "delta", json_real(p->watermark_delta)) &&
-	     put(wm, "context", json_integer(p->watermark_context));
+	     put(wm, "context", json_integer(p->watermark_context)) &&
+	     put(wm, "hash", json_string(p->watermark_hash ? "self" : "left")) &&
+	     put(wm, "z_threshold", json_real(p->watermark_z_threshold));
 	ok = ok && put(ret, "content", json_string(p->retain_content ? "full" : "digest"));
 	ok = ok && put(lic, "name", json_string(p->license_name)) && put(lic, "sha256", json_string(p->license_sha256));
 	ok = ok && put(o, "moderation", json_incref(mod)) && put(o, "watermark", json_incref(wm)) &&

@@ -5,6 +5,10 @@
  * It is kept as policy-file text rather than as filled-in structs so that it
  * goes through exactly the same parser and checks as an operator's file, and
  * so that `policy_default_text()` can be printed as a starting point.
+ *
+ * The moderation rules are a small illustration of the format (a few plain
+ * threats and requests per category), not a usable block list: operators
+ * are expected to supply their own lists (docs/policy.md).
  */
 #include "guard/policy.h"
 
@@ -83,17 +87,30 @@ static const char default_text[] =
 	"  },\n"
 	"  \"retention\": {\"content\": \"digest\"},\n"
 	"  \"moderation\": {\n"
+	"    \"rules\": {\n"
+	"      \"violence\": {\"terms\": [\"i will kill you\", \"i am going to kill you\","
+	" \"i will shoot you\", \"i will stab you\"],"
+	" \"patterns\": [\"\\\\bi(?: will|'ll| am going to) (?:kill|murder|shoot|stab) (?:you|him|her|them)\\\\b\"]},\n"
+	"      \"self-harm\": {\"terms\": [\"i want to kill myself\", \"how to kill myself\","
+	" \"best way to kill myself\"]},\n"
+	"      \"illicit\": {\"terms\": [\"how to make a bomb\", \"how to build a bomb\","
+	" \"how to make a pipe bomb\", \"how to make meth\"],"
+	" \"patterns\": [\"\\\\bhow (?:do i|to|can i) (?:make|build) (?:a )?(?:pipe )?bomb\\\\b\"]},\n"
+	"      \"hate\": {\"terms\": [\"go back to your country\", \"subhuman vermin\"]}\n"
+	"    },\n"
 	"    \"profiles\": {\n"
 	"      \"standard\": {\"categories\": [\"hate\", \"harassment\", \"self-harm\","
-	" \"sexual/minors\", \"violence\", \"illicit\"]},\n"
+	" \"sexual/minors\", \"violence\", \"illicit\"], \"rules\": \"block\","
+	" \"pii\": {\"action\": \"redact\"}},\n"
 	"      \"strict\": {\"categories\": [\"hate\", \"hate/threatening\", \"harassment\","
 	" \"harassment/threatening\", \"self-harm\", \"self-harm/intent\","
 	" \"self-harm/instructions\", \"sexual\", \"sexual/minors\", \"violence\","
-	" \"violence/graphic\", \"illicit\", \"illicit/violent\"]}\n"
+	" \"violence/graphic\", \"illicit\", \"illicit/violent\"], \"rules\": \"block\","
+	" \"pii\": {\"action\": \"redact\"}}\n"
 	"    }\n"
 	"  },\n"
 	"  \"watermark\": {\"scheme\": \"green-list\", \"gamma\": 0.25, \"delta\": 2.0,"
-	" \"context\": 1, \"key_file\": null}\n"
+	" \"context\": 1, \"hash\": \"left\", \"z_threshold\": 4.0, \"key_file\": null}\n"
 	"}\n";
 
 const char *policy_default_text(void)

@@ -313,7 +313,9 @@ static void test_public_json(void)
 	CHECK_NEAR(json_number_value(json_object_get(wm, "gamma")), 0.25, 0);
 	CHECK_NEAR(json_number_value(json_object_get(wm, "delta")), 2.0, 0);
 	CHECK_EQ_INT(json_integer_value(json_object_get(wm, "context")), 1);
-	CHECK_EQ_INT(json_object_size(wm), 4);
+	CHECK_STR(json_string_value(json_object_get(wm, "hash")), "left");
+	CHECK_NEAR(json_number_value(json_object_get(wm, "z_threshold")), 4.0, 0);
+	CHECK_EQ_INT(json_object_size(wm), 6);
 	json_t *prof = json_object_get(json_object_get(j, "moderation"), "profiles");
 	CHECK(json_is_object(json_object_get(prof, "none")));
 	CHECK_STR(json_string_value(json_array_get(json_object_get(json_object_get(prof, "m"), "categories"), 0)),
@@ -781,6 +783,118 @@ static void test_robustness(void)
 	free(buf);
 }
 
+/* issue 7: moderation.rules, the profile's detector actions, PII types and
+ * classifier, and the watermark's hash and threshold. */
+static void test_moderation_fields(void)
+{
+	struct policy *p = parse(with("\"moderation\": \"m\"",
+		"\"moderation\": {\"rules\": {\"violence\": {\"terms\": [\"kill you\", \"stab you\"], "
+		"\"patterns\": [\"\\\\bshoot\\\\w*\"]}, \"hate\": {\"patterns\": []}}, "
+		"\"profiles\": {\"m\": {\"categories\": [\"violence\"], \"rules\": \"redact\", "
+		"\"pii\": {\"action\": \"flag\", \"types\": [\"email\", \"ip\"]}, "
+		"\"classifier\": {\"model\": \"guard.gguf\", \"action\": \"flag\", \"on_failure\": \"flag\", "
+		"\"timeout_ms\": 500}}, \"d\": {\"categories\": [\"hate\"]}, \"e\": {\"categories\": []}}}, "
+		"\"watermark\": {\"hash\": \"self\", \"z_threshold\": 2.5}"));
+	if (!p)
+		return;
+	CHECK_EQ_INT(p->n_rule_categories, 2);
+	if (p->n_rule_categories == 2) {
+		CHECK_STR(p->rule_categories[0].name, "violence");
+		CHECK_EQ_INT(p->rule_categories[0].n_terms, 2);
+		CHECK_STR(p->rule_categories[0].terms[1], "stab you");
+		CHECK_EQ_INT(p->rule_categories[0].n_patterns, 1);
+		CHECK_STR(p->rule_categories[0].patterns[0], "\\bshoot\\w*");
+		CHECK_EQ_INT(p->rule_categories[1].n_patterns, 0);
+	}
+	const struct policy_moderation_profile *mp = policy_profile(p, "m");
+	CHECK(mp && mp->rules_action == 2 && mp->pii_action == 1 && mp->pii_types == (1 | 32));
+	CHECK(mp && mp->classifier_model && strcmp(mp->classifier_model, "./guard.gguf") == 0);
+	CHECK(mp && mp->classifier_action == 1 && mp->classifier_on_failure == 1 && mp->classifier_timeout_ms == 500);
+	/* defaults: rules block when categories are given, PII off (all types),
+	 * no classifier, and a classifier fails closed */
+	mp = policy_profile(p, "d");
+	CHECK(mp && mp->rules_action == 3 && mp->pii_action == 0 && mp->pii_types == 63 && !mp->classifier_model);
+	CHECK(mp && mp->classifier_action == 3 && mp->classifier_on_failure == 3 && mp->classifier_timeout_ms == 10000);
+	mp = policy_profile(p, "e");
+	CHECK(mp && mp->rules_action == 0);
+	CHECK_EQ_INT(p->watermark_hash, 1);
+	CHECK_NEAR(p->watermark_z_threshold, 2.5, 0);
+
+	/* public view: actions, types, the model's file name, counts not terms */
+	json_t *j = policy_public_json(p);
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	CHECK(s && strstr(s, "kill you") == NULL && strstr(s, "shoot") == NULL && strstr(s, "./guard") == NULL);
+	free(s);
+	json_t *mod = json_object_get(j, "moderation");
+	json_t *m = json_object_get(json_object_get(mod, "profiles"), "m");
+	CHECK_STR(json_string_value(json_object_get(m, "rules")), "redact");
+	CHECK_STR(json_string_value(json_object_get(json_object_get(m, "pii"), "action")), "flag");
+	CHECK_EQ_INT(json_array_size(json_object_get(json_object_get(m, "pii"), "types")), 2);
+	CHECK_STR(json_string_value(json_object_get(json_object_get(m, "classifier"), "model")), "guard.gguf");
+	CHECK(json_is_null(json_object_get(json_object_get(json_object_get(mod, "profiles"), "d"), "classifier")));
+	json_t *v = json_object_get(json_object_get(mod, "rules"), "violence");
+	CHECK_EQ_INT(json_integer_value(json_object_get(v, "terms")), 2);
+	CHECK_EQ_INT(json_integer_value(json_object_get(v, "patterns")), 1);
+	CHECK_STR(json_string_value(json_object_get(json_object_get(j, "watermark"), "hash")), "self");
+	json_decref(j);
+	policy_free(p);
+
+	/* the default: illustrative rules, standard blocks them and redacts PII */
+	CHECK_OK(policy_load(NULL, &p));
+	if (!p)
+		return;
+	CHECK(p->n_rule_categories >= 4);
+	mp = policy_profile(p, "standard");
+	CHECK(mp && mp->rules_action == 3 && mp->pii_action == 2 && mp->pii_types == 63 && !mp->classifier_model);
+	mp = policy_profile(p, "strict");
+	CHECK(mp && mp->rules_action == 3 && mp->pii_action == 2);
+	CHECK_EQ_INT(p->watermark_hash, 0);
+	CHECK_NEAR(p->watermark_z_threshold, 4.0, 0);
+	policy_free(p);
+}
+
+static void test_moderation_errors(void)
+{
+#define MOD(body) with("", "\"moderation\": " body)
+	EXPECT_INVALID(MOD("{\"rules\": []}"), "moderation.rules: expected an object");
+	EXPECT_INVALID(MOD("{\"rules\": {\"violance\": {}}}"), "moderation.rules.violance: unknown category");
+	EXPECT_INVALID(MOD("{\"rules\": {\"hate\": {\"words\": []}}}"), "moderation.rules.hate.words: unknown field");
+	EXPECT_INVALID(MOD("{\"rules\": {\"hate\": {\"terms\": \"x\"}}}"), "moderation.rules.hate.terms: expected an array");
+	EXPECT_INVALID(MOD("{\"rules\": {\"hate\": {\"terms\": [\"ok\", 3]}}}"), "moderation.rules.hate.terms[1]: expected a string");
+	EXPECT_INVALID(MOD("{\"rules\": {\"hate\": {\"terms\": [\" \"]}}}"), "moderation.rules.hate.terms[0]: expected a non-blank");
+	EXPECT_INVALID(MOD("{\"rules\": {\"hate\": {\"terms\": [\"a\\nb\"]}}}"), "moderation.rules.hate.terms[0]: control characters");
+	EXPECT_INVALID(MOD("{\"rules\": {\"hate\": {\"patterns\": [\"ok\", \"(unclosed\"]}}}"),
+		       "moderation.rules.hate.patterns[1]: pattern does not compile");
+	EXPECT_INVALID(MOD("{\"profiles\": {\"m\": {\"categories\": [], \"rules\": \"deny\"}}}"),
+		       "moderation.profiles.m.rules: expected one of: off, flag, redact, block");
+	EXPECT_INVALID(MOD("{\"profiles\": {\"m\": {\"categories\": [], \"pii\": {\"action\": \"x\"}}}}"),
+		       "moderation.profiles.m.pii.action: expected one of");
+	EXPECT_INVALID(MOD("{\"profiles\": {\"m\": {\"categories\": [], \"pii\": {\"types\": [\"email\", \"fax\"]}}}}"),
+		       "moderation.profiles.m.pii.types[1]: unknown PII type \"fax\"");
+	EXPECT_INVALID(MOD("{\"profiles\": {\"m\": {\"categories\": [], \"pii\": {\"types\": [\"ip\", \"ip\"]}}}}"),
+		       "moderation.profiles.m.pii.types[1]: PII type \"ip\" listed twice");
+	EXPECT_INVALID(MOD("{\"profiles\": {\"m\": {\"categories\": [], \"pii\": {\"kinds\": []}}}}"),
+		       "moderation.profiles.m.pii.kinds: unknown field");
+	EXPECT_INVALID(MOD("{\"profiles\": {\"m\": {\"categories\": [], \"classifier\": {}}}}"),
+		       "moderation.profiles.m.classifier.model: missing");
+	EXPECT_INVALID(MOD("{\"profiles\": {\"m\": {\"categories\": [], \"classifier\": {\"model\": \"g\", \"action\": \"redact\"}}}}"),
+		       "moderation.profiles.m.classifier.action: expected one of: flag, block");
+	EXPECT_INVALID(MOD("{\"profiles\": {\"m\": {\"categories\": [], \"classifier\": {\"model\": \"g\", \"on_failure\": \"off\"}}}}"),
+		       "moderation.profiles.m.classifier.on_failure: expected one of: flag, block");
+	EXPECT_INVALID(MOD("{\"profiles\": {\"m\": {\"categories\": [], \"classifier\": {\"model\": \"g\", \"timeout_ms\": 0}}}}"),
+		       "moderation.profiles.m.classifier.timeout_ms: expected an integer from 1");
+	EXPECT_INVALID(MOD("{\"profiles\": {\"m\": {\"categories\": [], \"classifier\": {\"model\": \"\"}}}}"),
+		       "moderation.profiles.m.classifier.model: expected a non-empty file path");
+#undef MOD
+	EXPECT_INVALID(with("", "\"watermark\": {\"hash\": \"right\"}"), "watermark.hash: expected one of: left, self");
+	EXPECT_INVALID(with("", "\"watermark\": {\"z_threshold\": 0}"), "watermark.z_threshold: expected a number");
+	EXPECT_INVALID(with("", "\"watermark\": {\"z_threshold\": \"4\"}"), "watermark.z_threshold: expected a number");
+	/* a classifier given as null is none */
+	struct policy *p = parse(with("", "\"moderation\": {\"profiles\": {\"m\": {\"categories\": [], \"classifier\": null}}}"));
+	CHECK(p && policy_profile(p, "m") && !policy_profile(p, "m")->classifier_model);
+	policy_free(p);
+}
+
 int main(void)
 {
 	snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/ajar_test_policy_XXXXXX");
@@ -805,6 +919,8 @@ int main(void)
 	RUN(test_file_errors);
 	RUN(test_caps);
 	RUN(test_robustness);
+	RUN(test_moderation_fields);
+	RUN(test_moderation_errors);
 	rmdir(tmp_dir);
 	return check_summary();
 }
