@@ -57,4 +57,9 @@ void classifier_free(struct classifier *c);
 enum ajar_err classifier_check(struct classifier *c, const char *prompt, const char *text, bool as_output,
 			       struct classifier_verdict *out) AJAR_MUST_CHECK;
 
+/* For tests: the clock the timeout reads (milliseconds, any fixed origin),
+ * so a timeout can be provoked at an exact point; NULL restores the
+ * monotonic clock. Not for use while a check runs. */
+void classifier_set_clock(struct classifier *c, long long (*now_ms)(void *user), void *user);
+
 #endif
