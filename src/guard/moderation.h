@@ -98,6 +98,12 @@ bool moderator_active(const struct moderator *m);
 enum ajar_err moderator_check(const struct moderator *m, const char *text, size_t len,
 			      struct mod_result *out) AJAR_MUST_CHECK;
 
+/* The same, judging text as the assistant's reply to prompt (prompt may be
+ * NULL): only the classifier reads it differently (its as_output prompt).
+ * Additive to the issue 7 interface, for the server's output check. */
+enum ajar_err moderator_check_output(const struct moderator *m, const char *prompt, const char *text, size_t len,
+				     struct mod_result *out) AJAR_MUST_CHECK;
+
 /* A copy of text with the spans of redact hits replaced by their
  * placeholders ([EMAIL], ..., [REDACTED]). Caller frees; NULL when out of
  * memory. */
