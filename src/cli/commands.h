@@ -23,6 +23,7 @@ int cmd_keys(int argc, char **argv);
 int cmd_access(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_card(int argc, char **argv);
+int cmd_moderate(int argc, char **argv);
 int cmd_watermark(int argc, char **argv);
 int cmd_provenance(int argc, char **argv);
 

@@ -24,6 +24,7 @@ static const struct {
 	{ "access", cmd_access, "review access requests: list, show, approve, deny" },
 	{ "audit", cmd_audit, "verify the audit chain, or export it as JSON lines" },
 	{ "card", cmd_card, "the transparency record of a model (card, license, safeguards) as JSON" },
+	{ "moderate", cmd_moderate, "check a text with a moderation profile of a policy (rules, PII, classifier), as JSON" },
 	{ "watermark", cmd_watermark, "detect ajar's watermark in a text: ajar watermark detect -m MODEL FILE" },
 	{ "provenance", cmd_provenance, "verify the signed provenance of a saved completion response, offline" },
 };

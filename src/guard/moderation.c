@@ -463,8 +463,15 @@ static enum ajar_err mod_scan(const struct moderator *m, const char *text, size_
 			goto out;
 	if (m->pii_types && !mod_pii_scan(norm->text, norm->len, m->pii_types, on_pii, &c))
 		err = ajar_errf(AJAR_ERR_NOMEM, "moderation: out of memory");
-	if (!err && out->n > 1)
+	if (!err && out->n > 1) {
+		size_t k = 1;
 		qsort(out->v, out->n, sizeof(*out->v), found_cmp);
+		/* a term and a pattern of one category on one span are one hit */
+		for (size_t i = 1; i < out->n; i++)
+			if (found_cmp(&out->v[i], &out->v[k - 1]) != 0)
+				out->v[k++] = out->v[i];
+		out->n = k;
+	}
 out:
 	pcre2_match_data_free(md);
 	return err;
@@ -815,7 +822,8 @@ enum ajar_err mod_stream_push(struct mod_stream *s, const char *text, size_t n, 
 		i0++;
 	for (i1 = i0; i1 < f.n && f.v[i1].start < rfin; i1++)
 		;
-	result_fill(&s->acc, f.v + i0, i1 - i0, s->base);
+	if (i1 > i0)
+		result_fill(&s->acc, f.v + i0, i1 - i0, s->base);
 	s->reported = s->base + rfin;
 	if (!release(s, &f, rel, r)) {
 		err = ajar_errf(AJAR_ERR_NOMEM, "moderation: out of memory");
