@@ -10,6 +10,8 @@
  */
 #include "ajar/json_constraint.h"
 #include "ajar/vocab.h"
+#include "ajar/watermark.h"
+#include "guard/moderation.h"
 #include "server/gen_int.h"
 
 #include <errno.h>
@@ -177,6 +179,9 @@ static void job_free(struct gen_job *j)
 		free(j->stops[i]);
 	free(j->stops);
 	json_constraint_free(j->jc);
+	watermark_free(j->wm);
+	mod_stream_free(j->ms);
+	free(j->shown);
 	free(j->echo);
 	pending_free(&j->out);
 	pending_free(&j->take);
@@ -484,10 +489,29 @@ static enum MHD_Result reply_full(struct http_ctx *c, struct gen_job *j)
 	}
 	c->g.tokens_in = j->res.n_prompt;
 	c->g.tokens_out = j->res.n_completion;
-	guard_output(c, j->out.text ? j->out.text : "", j->out.n_text);
+	const char *out = j->out.text ? j->out.text : "";
+	size_t n_out = j->out.n_text;
+	if (j->ms) {
+		/* The whole output through the tier's moderation at once. */
+		struct mod_result mr;
+		memset(&mr, 0, sizeof(mr));
+		if (mod_stream_push(j->ms, out, n_out, true, &out, &n_out, &j->filtered, &mr)) {
+			api_fail_as(&e, 503, "unavailable_error", "moderation_failed", NULL,
+				    "the output could not be moderated; it is not returned");
+			return http_reply_error(c, &e);
+		}
+		safety_note_hits(c, &mr);
+	}
+	if ((j->api == GEN_API_COMPLETION && j->echo && !gen_job_show(j, j->echo, j->n_echo)) ||
+	    !gen_job_show(j, out, n_out)) {
+		api_fail_as(&e, 500, "server_error", NULL, NULL, "out of memory");
+		return http_reply_error(c, &e);
+	}
+	guard_output(c, out, n_out);
 	json_t *choice = json_object();
 	json_object_set_new(choice, "index", json_integer(0));
-	json_t *text = json_string_lossy(j->out.text ? j->out.text : "", j->out.n_text);
+	/* Chat: the output; completions: the echo and the output. */
+	json_t *text = json_string_lossy(j->shown, j->n_shown);
 	json_t *lp = j->n_logprobs < 0 ? json_null()
 		     : j->api == GEN_API_CHAT ? gen_chat_logprobs(j, j->out.lps, j->out.n_lps)
 					      : gen_legacy_logprobs(j, j->out.lps, j->out.n_lps);
@@ -500,25 +524,16 @@ static enum MHD_Result reply_full(struct http_ctx *c, struct gen_job *j)
 		json_object_set_new(choice, "message", msg);
 	} else {
 		root = gen_envelope(j, "text_completion");
-		if (j->echo) {
-			size_t n = j->n_echo + j->out.n_text;
-			char *all = malloc(n + 1);
-			if (all) {
-				memcpy(all, j->echo, j->n_echo);
-				memcpy(all + j->n_echo, j->out.text ? j->out.text : "", j->out.n_text);
-				json_decref(text);
-				text = json_string_lossy(all, n);
-				free(all);
-			}
-		}
 		json_object_set_new(choice, "text", text);
 	}
 	json_object_set_new(choice, "logprobs", lp);
-	json_object_set_new(choice, "finish_reason", json_string(gen_finish_reason(j->res.finish)));
+	json_object_set_new(choice, "finish_reason",
+			    json_string(j->filtered ? "content_filter" : gen_finish_reason(j->res.finish)));
 	json_t *choices = json_array();
 	json_array_append_new(choices, choice);
 	json_object_set_new(root, "choices", choices);
 	json_object_set_new(root, "usage", gen_usage(&j->res));
+	json_object_set_new(root, "provenance", gen_job_provenance(j));
 	return http_reply_json(c, 200, root);
 }
 
@@ -544,6 +559,61 @@ static enum MHD_Result reply_blocking(struct http_ctx *c, struct gen_job *j)
 	enum MHD_Result ret = gone ? MHD_NO : reply_full(c, j);
 	gen_job_unref(j);
 	return ret;
+}
+
+/* The job's logits processors (JSON constraint, the tier's watermark) and
+ * its output moderation. 0, or -1 with e filled. */
+static int job_safety(struct http_ctx *c, struct gen_job *j, const struct gen_opts *o, struct api_error *e)
+{
+	const struct moderator *m = safety_moderator(c);
+	bool failed = false;
+	size_t n = 0;
+
+	if (o->json_object) {
+		if (!(j->jc = srv_jc_new(c->srv)))
+			return api_fail_as(e, 500, "server_error", NULL, NULL, "%s", ajar_err_msg());
+		j->procs[n++] = json_constraint_proc(j->jc);
+	}
+	/* After the constraint: a masked token stays masked. */
+	j->wm = safety_watermark_for(c, &failed);
+	if (failed)
+		return api_fail_as(e, 500, "server_error", NULL, NULL, "watermark: %s", ajar_err_msg());
+	if (j->wm)
+		j->procs[n++] = watermark_proc(j->wm);
+	j->req.procs = n ? j->procs : NULL;
+	j->req.n_procs = n;
+	if (m && mod_stream_new(m, &j->ms))
+		return api_fail_as(e, 500, "server_error", NULL, NULL, "moderation: %s", ajar_err_msg());
+	return 0;
+}
+
+bool gen_job_show(struct gen_job *j, const char *text, size_t n)
+{
+	if (j->n_shown + n + 1 > j->cap_shown) {
+		size_t cap = j->cap_shown ? j->cap_shown * 2 : 4096;
+		while (cap < j->n_shown + n + 1)
+			cap *= 2;
+		char *p = realloc(j->shown, cap);
+		if (!p)
+			return false;
+		j->shown = p;
+		j->cap_shown = cap;
+	}
+	memcpy(j->shown + j->n_shown, text, n);
+	j->n_shown += n;
+	j->shown[j->n_shown] = '\0';
+	return true;
+}
+
+json_t *gen_job_provenance(struct gen_job *j)
+{
+	/* Signed as the client reads it: the JSON string's bytes. */
+	json_t *t = json_string_lossy(j->shown ? j->shown : "", j->n_shown);
+	json_t *p = t ? safety_provenance(j->srv, j->id, j->created, json_string_value(t), json_string_length(t),
+					  j->wm != NULL)
+		      : NULL;
+	json_decref(t);
+	return p;
 }
 
 enum MHD_Result gen_run(struct http_ctx *c, enum gen_api api, const struct gen_opts *o, int32_t *prompt,
@@ -574,6 +644,11 @@ enum MHD_Result gen_run(struct http_ctx *c, enum gen_api api, const struct gen_o
 			    srv->n_ctx, api == GEN_API_CHAT ? "messages" : "prompt", n_prompt);
 		return http_reply_error(c, &e);
 	}
+	/* A blocked prompt never reaches the model. */
+	if (safety_check_prompt(c, prompt, n_prompt, &e)) {
+		free(prompt);
+		return http_reply_error(c, &e);
+	}
 	/* The tier's context and token quota may lower max_tokens: the
 	 * generation then ends with finish_reason "length". */
 	if (guard_reserve(c, n_prompt, &limited.max_tokens, &resv, &e)) {
@@ -587,15 +662,9 @@ enum MHD_Result gen_run(struct http_ctx *c, enum gen_api api, const struct gen_o
 		return http_reply_error(c, &e);
 	}
 	j->resv = resv;
-	if (o->json_object) {
-		if (!(j->jc = srv_jc_new(srv))) {
-			api_fail_as(&e, 500, "server_error", NULL, NULL, "%s", ajar_err_msg());
-			gen_job_unref(j);
-			return http_reply_error(c, &e);
-		}
-		j->proc = json_constraint_proc(j->jc);
-		j->req.procs = &j->proc;
-		j->req.n_procs = 1;
+	if (job_safety(c, j, o, &e)) {
+		gen_job_unref(j);
+		return http_reply_error(c, &e);
 	}
 	j->refs = 2; /* the scheduler's, until on_done */
 	if ((err = srv_submit(srv, &j->req, &j->sched_id))) {

@@ -36,9 +36,6 @@
  * runaway generation must not make a row of unbounded size. */
 #define RETAIN_OUTPUT_MAX ((size_t)1 << 20)
 
-/* Access requests one client address may submit per minute: the endpoint
- * is public, and each request is a row in the store. */
-#define ACCESS_SUBMITS_PER_MINUTE 10
 
 static int64_t unix_now(void)
 {
@@ -228,9 +225,9 @@ static const char *bucket_of(struct http_ctx *c)
 	return c->g.bucket;
 }
 
-bool guard_limit_public(struct http_ctx *c)
+bool guard_limit_public(struct http_ctx *c, const char *what, int per_minute)
 {
-	struct quota_limits lim = { .requests_per_minute = ACCESS_SUBMITS_PER_MINUTE };
+	struct quota_limits lim = { .requests_per_minute = per_minute };
 	struct quota_state st;
 	struct api_error e;
 	char bucket[96];
@@ -238,12 +235,12 @@ bool guard_limit_public(struct http_ctx *c)
 	client_bucket(c, bucket, sizeof(bucket));
 	/* Its own bucket: the anonymous tier's limits are another matter. */
 	size_t n = strlen(bucket);
-	snprintf(bucket + n, sizeof(bucket) - n, "/access");
+	snprintf(bucket + n, sizeof(bucket) - n, "/%s", what);
 	if (quota_admit_request(c->srv->quota, bucket, &lim, unix_now(), &st) == QUOTA_OK)
 		return true;
 	api_fail_as(&e, 429, "requests", "rate_limit_exceeded", NULL,
-		    "too many access requests from this address: %d per minute; retry in %lld s",
-		    ACCESS_SUBMITS_PER_MINUTE, (long long)st.reset_requests_s);
+		    "too many %s requests from this address: %d per minute; retry in %lld s", what, per_minute,
+		    (long long)st.reset_requests_s);
 	e.retry_after = st.reset_requests_s > 0 ? (unsigned)st.reset_requests_s : 1;
 	http_reply_error(c, &e);
 	return false;
@@ -472,7 +469,7 @@ static const char *outcome_of(const struct http_ctx *c, unsigned status)
 	if (c->g.outcome)
 		return c->g.outcome;
 	if (status < 400)
-		return "ok";
+		return c->g.flagged[0] ? "flagged" : "ok";
 	if (status == 401 || status == 403 || status == 429)
 		return "refused";
 	return "error";
@@ -517,7 +514,10 @@ void guard_audit(struct http_ctx *c, unsigned status)
 	row.tokens_out = g->tokens_out;
 	row.status = (int)status;
 	snprintf(row.outcome, sizeof(row.outcome), "%s", outcome_of(c, status));
-	snprintf(row.reason, sizeof(row.reason), "%s", g->reason);
+	if (!g->outcome && status < 400 && g->flagged[0])
+		snprintf(row.reason, sizeof(row.reason), "%s", g->flagged);
+	else
+		snprintf(row.reason, sizeof(row.reason), "%s", g->reason);
 	row.latency_us = (int64_t)((mono_now() - c->t_start) * 1e6);
 	if (c->body_len)
 		audit_sha256_hex(c->body, c->body_len, row.prompt_sha256);

@@ -114,13 +114,49 @@ fail:
 	return http_reply_error(c, &e);
 }
 
-enum MHD_Result api_detokenize(struct http_ctx *c)
+char *srv_detokenize(const struct server *srv, const int32_t *ids, size_t n_ids, size_t *len_out)
 {
-	struct api_error e;
 	struct detok_stream ds;
 	char *out = NULL;
 	size_t len = 0, cap = 0;
-	size_t room = detok_stream_max_out(c->srv->vocab);
+	size_t room = detok_stream_max_out(srv->vocab);
+
+	/* Control tokens render as nothing and the SentencePiece space prefix
+	 * is undone, so detokenize(tokenize(x)) == x. */
+	detok_stream_init(&ds, srv->vocab, false, true);
+	for (size_t i = 0; i <= n_ids; i++) {
+		if (len + room + 1 > cap) {
+			size_t ncap = cap ? cap * 2 : 4096;
+			while (ncap < len + room + 1)
+				ncap *= 2;
+			char *p = ncap <= DETOK_MAX ? realloc(out, ncap) : NULL;
+			if (!p) {
+				free(out);
+				ajar_errf(AJAR_ERR_LIMIT, "the detokenized text is too large");
+				return NULL;
+			}
+			out = p;
+			cap = ncap;
+		}
+		int n = i == n_ids ? detok_stream_finish(&ds, out + len, cap - len)
+				   : detok_stream_push(&ds, ids[i], out + len, cap - len);
+		if (n < 0) {
+			free(out);
+			ajar_errf(AJAR_ERR_INVALID, "tokens[%zu] cannot be detokenized", i);
+			return NULL;
+		}
+		len += (size_t)n;
+	}
+	out[len] = '\0';
+	*len_out = len;
+	return out;
+}
+
+enum MHD_Result api_detokenize(struct http_ctx *c)
+{
+	struct api_error e;
+	int32_t *ids = NULL;
+	size_t len = 0;
 
 	json_t *body = api_parse_body(c, &e);
 	if (!body)
@@ -134,47 +170,33 @@ enum MHD_Result api_detokenize(struct http_ctx *c)
 		api_fail(&e, "tokens", "tokens must be an array of token ids");
 		goto fail;
 	}
-	/* Control tokens render as nothing and the SentencePiece space prefix
-	 * is undone, so detokenize(tokenize(x)) == x. */
-	detok_stream_init(&ds, c->srv->vocab, false, true);
-	for (size_t i = 0; i <= json_array_size(tokens); i++) {
-		if (len + room + 1 > cap) {
-			size_t ncap = cap ? cap * 2 : 4096;
-			while (ncap < len + room + 1)
-				ncap *= 2;
-			char *p = ncap <= DETOK_MAX ? realloc(out, ncap) : NULL;
-			if (!p) {
-				api_fail(&e, "tokens", "the detokenized text is too large");
-				goto fail;
-			}
-			out = p;
-			cap = ncap;
-		}
-		if (i == json_array_size(tokens)) {
-			int n = detok_stream_finish(&ds, out + len, cap - len);
-			len += n > 0 ? (size_t)n : 0;
-			break;
-		}
+	ids = malloc((json_array_size(tokens) + 1) * sizeof(*ids));
+	if (!ids) {
+		api_fail_as(&e, 500, "server_error", NULL, NULL, "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < json_array_size(tokens); i++) {
 		json_t *t = json_array_get(tokens, i);
 		json_int_t id = json_is_integer(t) ? json_integer_value(t) : -1;
 		if (!json_is_integer(t) || id < 0 || id >= c->srv->n_vocab) {
 			api_fail(&e, "tokens", "tokens[%zu] is not a valid token id (0..%d)", i, c->srv->n_vocab - 1);
 			goto fail;
 		}
-		int n = detok_stream_push(&ds, (int32_t)id, out + len, cap - len);
-		if (n < 0) {
-			api_fail(&e, "tokens", "tokens[%zu] cannot be detokenized", i);
-			goto fail;
-		}
-		len += (size_t)n;
+		ids[i] = (int32_t)id;
 	}
+	char *out = srv_detokenize(c->srv, ids, json_array_size(tokens), &len);
+	if (!out) {
+		api_fail(&e, "tokens", "%s", ajar_err_msg());
+		goto fail;
+	}
+	free(ids);
 	json_decref(body);
 	json_t *root = json_object();
 	json_object_set_new(root, "content", json_string_lossy(out, len));
 	free(out);
 	return http_reply_json(c, 200, root);
 fail:
-	free(out);
+	free(ids);
 	json_decref(body);
 	return http_reply_error(c, &e);
 }

@@ -26,6 +26,10 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Access requests one client address may submit per minute: the endpoint
+ * is public, and each request is a row in the store. */
+#define ACCESS_SUBMITS_PER_MINUTE 10
+
 static enum MHD_Result fail_store(struct http_ctx *c, const char *what)
 {
 	struct api_error e;
@@ -41,7 +45,7 @@ enum MHD_Result api_access_submit(struct http_ctx *c)
 	struct store_access rec;
 	char token[ACCESS_TOKEN_MAX], param[64] = "";
 
-	if (!guard_limit_public(c))
+	if (!guard_limit_public(c, "access", ACCESS_SUBMITS_PER_MINUTE))
 		return MHD_YES;
 	json_t *body = api_parse_body(c, &e);
 	if (!body)
@@ -115,6 +119,22 @@ static json_t *record(struct http_ctx *c, enum MHD_Result *ret)
 		*ret = fail_store(c, "building the transparency record");
 		return NULL;
 	}
+	/* What a reader needs to check this server's statements: the key
+	 * that signs provenance records (and the audit head), and the
+	 * watermark scheme in force (never its key). */
+	char pk[65], kid[65];
+	unsigned char h[crypto_hash_sha256_BYTES];
+	sodium_bin2hex(pk, sizeof(pk), s->secrets.audit_pk, sizeof(s->secrets.audit_pk));
+	crypto_hash_sha256(h, s->secrets.audit_pk, sizeof(s->secrets.audit_pk));
+	sodium_bin2hex(kid, sizeof(kid), h, sizeof(h));
+	kid[16] = '\0';
+	json_t *prov = json_object();
+	json_object_set_new(prov, "signature", json_string("ed25519"));
+	json_object_set_new(prov, "public_key", json_string(pk));
+	json_object_set_new(prov, "key_id", json_string(kid));
+	json_object_set_new(prov, "policy_sha256", json_string(s->policy_sha256));
+	json_object_set_new(rec, "provenance", prov);
+	json_object_set_new(rec, "watermark_scheme", s->wm ? json_string(s->wm_scheme) : json_null());
 	return rec;
 }
 

@@ -57,7 +57,8 @@ struct gen_job {
 	char **stops;            /* n_stops strings, each owned */
 	size_t n_stops;
 	struct json_constraint *jc; /* response_format json_object, or NULL */
-	struct logits_proc proc;
+	struct watermark *wm;    /* the tier's watermark, or NULL */
+	struct logits_proc procs[2]; /* JSON constraint, then watermark */
 	char *echo;              /* completions' echo text, or NULL */
 	size_t n_echo;
 	struct sched_request req;
@@ -84,6 +85,12 @@ struct gen_job {
 	size_t n_sse, pos_sse, cap_sse;
 	enum sse_phase phase;
 	bool sse_oom;
+	/* Output moderation and what the client was given (for provenance),
+	 * also touched only by the connection thread: */
+	struct mod_stream *ms;   /* the tier's moderation, or NULL */
+	bool filtered;           /* moderation blocked the output: finish "content_filter" */
+	char *shown;             /* every byte of text sent to the client (echo included) */
+	size_t n_shown, cap_shown;
 };
 
 void gen_job_unref(struct gen_job *j);
@@ -100,6 +107,11 @@ json_t *gen_legacy_logprobs(const struct gen_job *j, const struct lp_entry *lps,
 json_t *gen_usage(const struct sched_result *r);
 /* The parts every response and chunk starts with: id, object, created, model. */
 json_t *gen_envelope(const struct gen_job *j, const char *object);
+
+/* Appends text to j->shown; false when out of memory. */
+bool gen_job_show(struct gen_job *j, const char *text, size_t n);
+/* The provenance object of the text shown so far. NULL when out of memory. */
+json_t *gen_job_provenance(struct gen_job *j);
 
 /* Queues the SSE response for j (sse.c); takes the caller's reference. */
 enum MHD_Result sse_start(struct http_ctx *c, struct gen_job *j);

@@ -45,6 +45,9 @@ static const struct route_entry routes[] = {
 	{ "/v1/access/requests", "POST", EP_ACCESS, ACCESS_PUBLIC, 0, api_access_submit },
 	{ "/v1/access/requests/*", "GET", EP_ACCESS, ACCESS_PUBLIC, 0, api_access_status },
 	{ "/v1/transparency", "GET", EP_TRANSPARENCY, ACCESS_PUBLIC, 0, api_transparency },
+	{ "/v1/moderations", "POST", EP_MODERATIONS, CAP(MODERATIONS), api_moderations },
+	{ "/moderations", "POST", EP_MODERATIONS, CAP(MODERATIONS), api_moderations },
+	{ "/v1/watermark/detect", "POST", EP_WATERMARK, ACCESS_PUBLIC, 0, api_watermark_detect },
 	{ "/transparency", "GET", EP_TRANSPARENCY, ACCESS_PUBLIC, 0, api_transparency_page },
 	{ "/admin/keys", "GET", EP_ADMIN, ADMIN, api_admin_keys },
 	{ "/admin/keys", "POST", EP_ADMIN, ADMIN, api_admin_key_create },
@@ -74,6 +77,8 @@ const char *endpoint_label(enum endpoint ep)
 	case EP_TRANSPARENCY: return "/v1/transparency";
 	case EP_WEIGHTS: return "/v1/models/{id}/weights";
 	case EP_ADMIN: return "/admin";
+	case EP_MODERATIONS: return "/v1/moderations";
+	case EP_WATERMARK: return "/v1/watermark/detect";
 	case EP_STATIC: return "static";
 	case EP_OTHER:
 	case EP_COUNT: break;

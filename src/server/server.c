@@ -163,7 +163,7 @@ enum ajar_err server_start(const struct ajar_model *model, const struct server_p
 		snprintf(warn_json, sizeof(warn_json), "%s", ajar_err_msg());
 	if ((err = metrics_new(&s->metrics)))
 		goto fail;
-	if ((err = guard_start(s)))
+	if ((err = guard_start(s)) || (err = safety_start(s)))
 		goto fail;
 	struct sched_params sp = {
 		.n_slots = s->p.n_parallel,
@@ -187,6 +187,7 @@ enum ajar_err server_start(const struct ajar_model *model, const struct server_p
 	return AJAR_OK;
 fail:
 	sched_free(s->sched);
+	safety_stop(s);
 	guard_stop(s);
 	metrics_free(s->metrics);
 	json_constraint_free(s->jc_proto);
@@ -236,6 +237,7 @@ void server_stop(struct server *s)
 
 	json_constraint_free(s->jc_proto);
 	metrics_free(s->metrics);
+	safety_stop(s);
 	guard_stop(s);
 	pthread_rwlock_destroy(&s->sched_lock);
 	free(s);

@@ -12,6 +12,9 @@
  *                     generation fields, token reservations, the audit row
  *   api_admin.c       /admin/...: keys, access requests, usage, audit
  *   api_public.c      access requests, transparency, gated weights
+ *   api_safety.c      moderation of prompts and outputs, the watermark,
+ *                     signed provenance; /v1/moderations and
+ *                     /v1/watermark/detect
  *   api_gen.c         what chat and completions share: sampling fields, the
  *                     generation job, blocking and streaming (SSE) replies
  *   api_chat.c        POST /v1/chat/completions
@@ -48,6 +51,10 @@ struct policy_tier;
 struct store;
 struct audit;
 struct quota;
+struct watermark;
+struct watermark_params;
+struct moderator;
+struct classifier;
 
 /* ---- endpoints (for metrics labels and routing) ---- */
 
@@ -63,6 +70,8 @@ enum endpoint {
 	EP_TRANSPARENCY,  /* /v1/transparency, /transparency */
 	EP_WEIGHTS,       /* /v1/models/{id}/weights */
 	EP_ADMIN,         /* /admin/... API */
+	EP_MODERATIONS,   /* /v1/moderations */
+	EP_WATERMARK,     /* /v1/watermark/detect */
 	EP_STATIC,
 	EP_OTHER, /* unknown paths */
 	EP_COUNT
@@ -107,6 +116,14 @@ struct server {
 	struct quota *quota;
 	json_t *model_facts;              /* transparency_model_facts of the model file */
 	char weights_sha256[65];
+
+	/* Safety (api_safety.c); set at start, read-only after. */
+	struct watermark_params *wm;      /* NULL when no tier is watermarked */
+	char wm_scheme[64];               /* watermark_scheme_id of wm */
+	struct moderator **moderators;    /* one per policy profile (policy->profiles order) */
+	struct classifier **classifiers;  /* per profile: its guard model, or NULL */
+	size_t n_moderators;
+	char policy_sha256[65];           /* of the policy text in force */
 };
 
 /* Scheduler access that is safe against shutdown. srv_submit returns
@@ -148,6 +165,7 @@ struct req_guard {
 	size_t n_out_text, cap_out_text;
 	char endpoint[96];      /* what the audit row names; "" = method + path */
 	char bucket[72];        /* quota bucket of a request without a key: "ip:ADDRESS" */
+	char flagged[48];       /* the first moderation category of a hit that only flags */
 };
 
 /*
@@ -316,11 +334,43 @@ void guard_output(struct http_ctx *c, const char *text, size_t n);
 void guard_audit(struct http_ctx *c, unsigned status);
 /* Appends an admin action's row (kind "admin"). */
 void guard_audit_admin(struct http_ctx *c, const char *action, const char *subject_id, const char *detail);
-/* The per-address limit on public submissions (access requests): true to
- * go on, false once it has replied 429. */
-bool guard_limit_public(struct http_ctx *c);
+/* The per-address limit of a public endpoint (what: "access", "detect"):
+ * per_minute requests a minute from one client address. True to go on,
+ * false once it has replied 429. */
+bool guard_limit_public(struct http_ctx *c, const char *what, int per_minute);
 /* Adds the x-ratelimit-* headers of an admitted request to r. */
 void guard_headers(const struct http_ctx *c, struct MHD_Response *r);
+
+/* ---- safety (api_safety.c) ---- */
+
+/* Compiles the policy's moderation profiles (opening their guard models),
+ * loads or makes the watermark key when a tier is watermarked, hashes the
+ * policy text. Undone by safety_stop. */
+enum ajar_err safety_start(struct server *s) AJAR_MUST_CHECK;
+void safety_stop(struct server *s);
+
+/* The moderator of the request's tier, or NULL when it moderates nothing. */
+const struct moderator *safety_moderator(const struct http_ctx *c);
+/* Moderates a prompt (its token ids, as text) before it reaches the model:
+ * 0 to go on (hits that only flag are noted for the audit row); -1 with e
+ * filled (400, code content_filter, the category named) when blocked. */
+int safety_check_prompt(struct http_ctx *c, const int32_t *ids, size_t n_ids, struct api_error *e);
+/* A watermark processor for the request when its tier is watermarked,
+ * else NULL (also when out of memory: then the request is refused by the
+ * caller). *failed tells the two apart. */
+struct watermark *safety_watermark_for(struct http_ctx *c, bool *failed);
+/* The signed provenance object of a response whose returned text is
+ * text[0..len). NULL when out of memory. */
+json_t *safety_provenance(struct server *s, const char *response_id, long long created, const char *text,
+			  size_t len, bool watermarked);
+/* Notes moderation hits of an output for the audit row (blocked sets the
+ * outcome). */
+struct mod_result;
+void safety_note_hits(struct http_ctx *c, const struct mod_result *r);
+
+/* The text of token ids (control tokens as nothing). Caller frees; NULL
+ * with a message when too large or an id cannot be detokenized. */
+char *srv_detokenize(const struct server *srv, const int32_t *ids, size_t n_ids, size_t *len_out);
 
 /* ---- endpoints ---- */
 
@@ -337,6 +387,9 @@ enum MHD_Result api_access_status(struct http_ctx *c);
 enum MHD_Result api_transparency(struct http_ctx *c);
 enum MHD_Result api_transparency_page(struct http_ctx *c);
 enum MHD_Result api_weights(struct http_ctx *c);
+/* api_safety.c */
+enum MHD_Result api_moderations(struct http_ctx *c);
+enum MHD_Result api_watermark_detect(struct http_ctx *c);
 /* api_admin.c */
 enum MHD_Result api_admin_keys(struct http_ctx *c);
 enum MHD_Result api_admin_key_create(struct http_ctx *c);

@@ -13,6 +13,7 @@
  * is still there; when MHD drops the connection for any reason it calls
  * sse_free(), which cancels the generation so the slot is free at once.
  */
+#include "guard/moderation.h"
 #include "server/gen_int.h"
 
 #include <stdlib.h>
@@ -68,8 +69,10 @@ static void sse_raw(struct gen_job *j, const char *s)
 }
 
 /* One chunk with a single choice. For chat, delta is stolen; for
- * completions, text (stolen) is the choice's text. */
-static void sse_chunk(struct gen_job *j, json_t *delta_or_text, json_t *logprobs, const char *finish)
+ * completions, text (stolen) is the choice's text. provenance (stolen,
+ * may be NULL) goes with the last chunk. */
+static void sse_chunk(struct gen_job *j, json_t *delta_or_text, json_t *logprobs, const char *finish,
+		      json_t *provenance)
 {
 	bool chat = j->api == GEN_API_CHAT;
 	json_t *root = gen_envelope(j, chat ? "chat.completion.chunk" : "text_completion");
@@ -89,6 +92,8 @@ static void sse_chunk(struct gen_job *j, json_t *delta_or_text, json_t *logprobs
 	json_object_set_new(root, "choices", choices);
 	if (j->include_usage)
 		json_object_set_new(root, "usage", json_null());
+	if (provenance)
+		json_object_set_new(root, "provenance", provenance);
 	sse_event(j, root);
 }
 
@@ -98,9 +103,9 @@ static void sse_text_chunk(struct gen_job *j, const char *text, size_t len, json
 	if (j->api == GEN_API_CHAT) {
 		json_t *delta = json_object();
 		json_object_set_new(delta, "content", t);
-		sse_chunk(j, delta, logprobs, NULL);
+		sse_chunk(j, delta, logprobs, NULL, NULL);
 	} else {
-		sse_chunk(j, t, logprobs, NULL);
+		sse_chunk(j, t, logprobs, NULL, NULL);
 	}
 }
 
@@ -111,8 +116,10 @@ static void sse_open(struct gen_job *j)
 		json_t *delta = json_object();
 		json_object_set_new(delta, "role", json_string("assistant"));
 		json_object_set_new(delta, "content", json_string(""));
-		sse_chunk(j, delta, NULL, NULL);
+		sse_chunk(j, delta, NULL, NULL, NULL);
 	} else if (j->echo && j->n_echo) {
+		if (!gen_job_show(j, j->echo, j->n_echo))
+			j->sse_oom = true;
 		sse_text_chunk(j, j->echo, j->n_echo, NULL);
 	}
 }
@@ -130,8 +137,9 @@ static void sse_close(struct gen_job *j)
 		json_object_set_new(root, "error", err);
 		sse_event(j, root);
 	} else {
-		const char *reason = gen_finish_reason(j->res.finish);
-		sse_chunk(j, j->api == GEN_API_CHAT ? json_object() : json_string(""), NULL, reason);
+		const char *reason = j->filtered ? "content_filter" : gen_finish_reason(j->res.finish);
+		sse_chunk(j, j->api == GEN_API_CHAT ? json_object() : json_string(""), NULL, reason,
+			  gen_job_provenance(j));
 		if (j->include_usage) {
 			json_t *root = gen_envelope(j, j->api == GEN_API_CHAT ? "chat.completion.chunk" : "text_completion");
 			json_object_set_new(root, "choices", json_array());
@@ -140,6 +148,31 @@ static void sse_close(struct gen_job *j)
 		}
 	}
 	sse_raw(j, "data: [DONE]\n\n");
+}
+
+/* Passes a piece of output through the tier's moderation: *text and
+ * *n_text become what may be sent (redacted; held-back bytes come later).
+ * Returns false when the output is blocked now: the generation is
+ * cancelled and the stream ends with finish_reason "content_filter". */
+static bool moderate_piece(struct gen_job *j, const char **text, size_t *n_text, bool final)
+{
+	struct mod_result mr;
+	bool blocked = false;
+
+	memset(&mr, 0, sizeof(mr));
+	if (mod_stream_push(j->ms, *text, *n_text, final, text, n_text, &blocked, &mr)) {
+		/* Moderation that cannot run lets nothing more through. */
+		blocked = true;
+		snprintf(mr.block_category, sizeof(mr.block_category), "moderation_failed");
+		mr.blocked = true;
+		*n_text = 0;
+	}
+	safety_note_hits(j->ctx, &mr);
+	if (!blocked)
+		return true;
+	j->filtered = true;
+	srv_cancel(j->srv, j->sched_id);
+	return false;
 }
 
 /* Formats the next batch of events into j->sse. Returns false when the
@@ -175,14 +208,25 @@ static bool sse_refill(struct gen_job *j)
 	j->ctx->g.tokens_in = (int64_t)j->n_prompt;
 	j->ctx->g.tokens_out = (int64_t)n_generated;
 
-	if (j->take.n_text)
-		guard_output(j->ctx, j->take.text, j->take.n_text);
-	if (j->take.n_text || j->take.n_lps) {
+	const char *text = j->take.text ? j->take.text : "";
+	size_t n_text = j->take.n_text, n_lps = j->take.n_lps;
+	if (j->filtered) {
+		n_text = n_lps = 0; /* blocked: nothing more goes out */
+	} else if (j->ms && (n_text || done)) {
+		if (!moderate_piece(j, &text, &n_text, done))
+			n_lps = 0;
+	}
+	if (n_text) {
+		guard_output(j->ctx, text, n_text);
+		if (!gen_job_show(j, text, n_text))
+			j->sse_oom = true;
+	}
+	if (n_text || n_lps) {
 		json_t *lp = NULL;
-		if (j->n_logprobs >= 0 && j->take.n_lps)
-			lp = j->api == GEN_API_CHAT ? gen_chat_logprobs(j, j->take.lps, j->take.n_lps)
-						    : gen_legacy_logprobs(j, j->take.lps, j->take.n_lps);
-		sse_text_chunk(j, j->take.text ? j->take.text : "", j->take.n_text, lp);
+		if (j->n_logprobs >= 0 && n_lps)
+			lp = j->api == GEN_API_CHAT ? gen_chat_logprobs(j, j->take.lps, n_lps)
+						    : gen_legacy_logprobs(j, j->take.lps, n_lps);
+		sse_text_chunk(j, text, n_text, lp);
 	}
 	if (done) {
 		/* The audit row is durable before the stream's last bytes. */

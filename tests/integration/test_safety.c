@@ -281,7 +281,8 @@ static void test_watermark(void)
 	chmod(other_key, 0600);
 	bool det = false;
 	double z_cli = cli_z(key_file, text_file, &det);
-	CHECK_NEAR(z_cli, z_http, 1e-9);
+	/* The same score; the HTTP answer prints 9 significant digits. */
+	CHECK_NEAR(z_cli, z_http, 1e-6);
 	CHECK(det);
 	double z_other = cli_z(other_key, text_file, &det);
 	CHECK_MSG(!det && z_other < 4, "another key detected it: z = %f", z_other);
