@@ -7,7 +7,9 @@
  * "Once upon a time, there was a little girl named Lily. ..." The test
  * policy therefore treats "little" as a blocked term for one tier and
  * "girl" as a redacted one for another, so the output side of moderation
- * is exercised on what the model really generates.
+ * is exercised on what the model really generates. Those tiers are not
+ * watermarked: a fresh store has a fresh watermark key, and delta can
+ * change even a greedy choice. A third tier is watermarked.
  *
  * What is checked:
  *   - a blocked prompt is refused (400 content_filter) and never reaches
@@ -34,8 +36,8 @@
 #include <sys/stat.h>
 
 static struct test_server srv;
-static char policy_path[512];
-static char key_blocker[128], key_redactor[128];
+static char policy_path[512], wm_key_file[600];
+static char key_blocker[128], key_redactor[128], key_guarded[128], key_marked[128];
 
 static const char test_policy[] =
 	"{\n"
@@ -45,7 +47,9 @@ static const char test_policy[] =
 	"    \"blocker\": {\"capabilities\": [\"chat\", \"completions\", \"moderations\"],\n"
 	"                \"moderation\": \"block_little\", \"watermark\": false},\n"
 	"    \"redactor\": {\"capabilities\": [\"chat\", \"completions\", \"moderations\"],\n"
-	"                 \"moderation\": \"redact_girl\", \"watermark\": true}\n"
+	"                 \"moderation\": \"redact_girl\", \"watermark\": false},\n"
+	"    \"marked\": {\"capabilities\": [\"chat\", \"completions\"], \"watermark\": true},\n"
+	"    \"guarded\": {\"capabilities\": [\"chat\", \"completions\"], \"moderation\": \"guard_model\"}\n"
 	"  },\n"
 	"  \"moderation\": {\n"
 	"    \"rules\": {\n"
@@ -56,10 +60,12 @@ static const char test_policy[] =
 	"    \"profiles\": {\n"
 	"      \"block_little\": {\"categories\": [\"violence\", \"harassment\"], \"rules\": \"block\",\n"
 	"                       \"pii\": {\"action\": \"redact\"}},\n"
-	"      \"redact_girl\": {\"categories\": [\"hate\"], \"rules\": \"redact\", \"pii\": {\"action\": \"redact\"}}\n"
+	"      \"redact_girl\": {\"categories\": [\"hate\"], \"rules\": \"redact\", \"pii\": {\"action\": \"redact\"}},\n"
+	"      \"guard_model\": {\"categories\": [], \"classifier\": {\"model\": \"%s\", \"action\": \"block\",\n"
+	"                      \"on_failure\": \"block\", \"timeout_ms\": 60000}}\n"
 	"    }\n"
 	"  },\n"
-	"  \"watermark\": {\"gamma\": 0.25, \"delta\": 2.0, \"context\": 1}\n"
+	"  \"watermark\": {\"gamma\": 0.25, \"delta\": 2.0, \"context\": 1, \"key_file\": \"%s\"}\n"
 	"}\n";
 
 static json_t *body_json(const struct http_resp *r)
@@ -249,9 +255,10 @@ static double cli_z(const char *key_file, const char *text_file, bool *detected)
 
 static void test_watermark(void)
 {
-	/* 200 tokens at temperature 1 from the watermarked tier. */
-	struct http_resp r = http_do_as(&srv, key_redactor, "POST", "/v1/completions",
-					"{\"prompt\":\"Once upon a time\",\"max_tokens\":200,\"temperature\":1.0,"
+	/* 400 tokens at temperature 1 from the watermarked tier (the tiny model
+	 * repeats itself: about 300 distinct pairs are scored). */
+	struct http_resp r = http_do_as(&srv, key_marked, "POST", "/v1/completions",
+					"{\"prompt\":\"Once upon a time\",\"max_tokens\":400,\"temperature\":1.0,"
 					"\"seed\":7,\"ignore_eos\":true}");
 	CHECK_EQ_INT(r.status, 200);
 	json_t *j = body_json(&r);
@@ -272,9 +279,9 @@ static void test_watermark(void)
 	json_decref(j);
 	http_resp_free(&r);
 
-	char text_file[512], key_file[512], other_key[512];
+	char text_file[512], key_file[600], other_key[512];
 	snprintf(text_file, sizeof(text_file), "%s/wm.txt", srv.dir);
-	snprintf(key_file, sizeof(key_file), "%s/store.db.watermark", srv.dir);
+	snprintf(key_file, sizeof(key_file), "%s", wm_key_file);
 	snprintf(other_key, sizeof(other_key), "%s/other.watermark", srv.dir);
 	write_file(text_file, text);
 	write_file(other_key, "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n");
@@ -295,7 +302,7 @@ static void test_watermark(void)
 
 static void test_provenance(void)
 {
-	struct http_resp r = http_do_as(&srv, key_redactor, "POST", "/v1/chat/completions",
+	struct http_resp r = http_do_as(&srv, key_marked, "POST", "/v1/chat/completions",
 					"{\"messages\":[{\"role\":\"user\",\"content\":\"Tell a story\"}],\"max_tokens\":16}");
 	CHECK_EQ_INT(r.status, 200);
 	json_t *j = body_json(&r);
@@ -333,12 +340,36 @@ static void test_provenance(void)
 		      json_object_get(json_object_get(json_object_get(j, "usage"), "blocked_by_category"), "violence")) >= 1);
 	/* The watermark key never appears. */
 	char key_hex[80] = "";
-	char key_file[512];
-	snprintf(key_file, sizeof(key_file), "%s/store.db.watermark", srv.dir);
-	CHECK(harness_read_line(key_file, key_hex, sizeof(key_hex)));
+	CHECK(harness_read_line(wm_key_file, key_hex, sizeof(key_hex)));
 	CHECK(key_hex[0] && strstr(r.body, key_hex) == NULL);
 	json_decref(j);
 	http_resp_free(&r);
+}
+
+/* A guard model whose answer cannot be parsed blocks (fail closed), and
+ * the audit row says so. */
+static void test_guard_model_fails_closed(void)
+{
+	struct http_resp r = http_do_as(&srv, key_guarded, "POST", "/v1/chat/completions",
+					"{\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}],\"max_tokens\":4}");
+	CHECK_EQ_INT(r.status, 400);
+	json_t *j = body_json(&r);
+	CHECK_STR(jstr(json_object_get(j, "error"), "code"), "content_filter");
+	json_decref(j);
+	char rid[64];
+	snprintf(rid, sizeof(rid), "%s", r.request_id);
+	http_resp_free(&r);
+	const char *args[] = { "audit", "export", "--since", "0", "--store", srv.store, NULL };
+	struct run_result rr = ajar_spawn(args, NULL, 0);
+	const char *line = strstr(rr.out, rid);
+	while (line && line > rr.out && line[-1] != '\n')
+		line--;
+	json_t *row = line ? json_loadb(line, strcspn(line, "\n"), 0, NULL) : NULL;
+	CHECK(row != NULL);
+	CHECK_STR(jstr(row, "outcome"), "blocked");
+	CHECK(strstr(jstr(row, "reason"), "classifier") != NULL);
+	json_decref(row);
+	free(rr.out);
 }
 
 int main(void)
@@ -349,7 +380,19 @@ int main(void)
 	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
 	if (!f)
 		return 1;
-	fputs(test_policy, f);
+	/* The guard model is the fixture model: it does not answer "safe" or
+	 * "unsafe", which is exactly the failure path. */
+	/* A fixed watermark key, so the watermarked text is the same each run. */
+	snprintf(wm_key_file, sizeof(wm_key_file), "%s.watermark", policy_path);
+	FILE *kf = fopen(wm_key_file, "w");
+	if (!kf)
+		return 1;
+	fputs("5be1c3a0d2f4e6b8a9c7d5e3f1a2b4c6d8e0f2a4b6c8d0e2f4a6b8c0d2e4f6a8\n", kf);
+	fclose(kf);
+	chmod(wm_key_file, 0600);
+	char model[4096];
+	snprintf(model, sizeof(model), "%s", fixture_path("models/stories260K.gguf"));
+	fprintf(f, test_policy, model, wm_key_file);
 	fclose(f);
 	const char *args[] = { "--policy", policy_path, "--threads", "1", "--ctx", "512", NULL };
 	if (!server_start_args(&srv, args)) {
@@ -358,6 +401,8 @@ int main(void)
 	}
 	make_key("blocker", key_blocker, sizeof(key_blocker));
 	make_key("redactor", key_redactor, sizeof(key_redactor));
+	make_key("guarded", key_guarded, sizeof(key_guarded));
+	make_key("marked", key_marked, sizeof(key_marked));
 
 	RUN(test_blocked_prompt);
 	RUN(test_output_blocked);
@@ -365,9 +410,11 @@ int main(void)
 	RUN(test_moderations_endpoint);
 	RUN(test_watermark);
 	RUN(test_provenance);
+	RUN(test_guard_model_fails_closed);
 
 	CHECK_EQ_INT(server_stop_wait(&srv), 0);
 	unlink(policy_path);
+	unlink(wm_key_file);
 	curl_global_cleanup();
 	return check_summary();
 }
