@@ -181,6 +181,7 @@ static void job_free(struct gen_job *j)
 	json_constraint_free(j->jc);
 	watermark_free(j->wm);
 	mod_stream_free(j->ms);
+	free(j->prompt_text);
 	free(j->shown);
 	free(j->echo);
 	pending_free(&j->out);
@@ -507,6 +508,9 @@ static enum MHD_Result reply_full(struct http_ctx *c, struct gen_job *j)
 		api_fail_as(&e, 500, "server_error", NULL, NULL, "out of memory");
 		return http_reply_error(c, &e);
 	}
+	/* The guard model reads the whole reply; a block returns none of it. */
+	if (gen_job_classify_output(j))
+		j->n_shown = 0;
 	guard_output(c, out, n_out);
 	json_t *choice = json_object();
 	json_object_set_new(choice, "index", json_integer(0));
@@ -584,7 +588,32 @@ static int job_safety(struct http_ctx *c, struct gen_job *j, const struct gen_op
 	j->req.n_procs = n;
 	if (m && mod_stream_new(m, &j->ms))
 		return api_fail_as(e, 500, "server_error", NULL, NULL, "moderation: %s", ajar_err_msg());
+	if (m && safety_has_classifier(c)) {
+		size_t len = 0;
+		j->mod = m;
+		if (!(j->prompt_text = srv_detokenize(c->srv, j->prompt, j->n_prompt, &len)))
+			return api_fail_as(e, 500, "server_error", NULL, NULL, "%s", ajar_err_msg());
+	}
 	return 0;
+}
+
+bool gen_job_classify_output(struct gen_job *j)
+{
+	struct mod_result r;
+
+	if (!j->mod || j->filtered)
+		return false;
+	memset(&r, 0, sizeof(r));
+	if (moderator_check_output(j->mod, j->prompt_text, j->shown ? j->shown : "", j->n_shown, &r)) {
+		/* A judgement that cannot be made lets nothing through. */
+		memset(&r, 0, sizeof(r));
+		r.blocked = r.flagged = true;
+		snprintf(r.block_category, sizeof(r.block_category), "moderation_failed");
+	}
+	safety_note_hits(j->ctx, &r);
+	if (r.blocked)
+		j->filtered = true;
+	return r.blocked;
 }
 
 bool gen_job_show(struct gen_job *j, const char *text, size_t n)

@@ -475,13 +475,18 @@ static const char *outcome_of(const struct http_ctx *c, unsigned status)
 	return "error";
 }
 
-/* With retention "full": {"request": body, "output": text}; else NULL. */
+/* With retention "full": {"request": body, "output": text}, or with
+ * moderation {"prompt": the prompt with its PII redacted, "output": the
+ * output as sent (redacted)}; else NULL. */
 static char *retained_content(const struct http_ctx *c)
 {
 	if (!c->srv->policy->retain_content)
 		return NULL;
 	json_t *o = json_object();
-	json_object_set_new(o, "request", json_string_lossy(c->body, c->body_len));
+	if (c->g.stored_prompt)
+		json_object_set_new(o, "prompt", json_string_lossy(c->g.stored_prompt, strlen(c->g.stored_prompt)));
+	else
+		json_object_set_new(o, "request", json_string_lossy(c->body, c->body_len));
 	json_object_set_new(o, "output", c->g.out_text ? json_string_lossy(c->g.out_text, c->g.n_out_text)
 						       : json_null());
 	char *s = json_dumps(o, JSON_COMPACT);

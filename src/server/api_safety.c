@@ -185,6 +185,13 @@ const struct moderator *safety_moderator(const struct http_ctx *c)
 	return m && moderator_active(m) ? m : NULL;
 }
 
+bool safety_has_classifier(const struct http_ctx *c)
+{
+	const struct policy_moderation_profile *pr =
+		c->g.tier ? policy_profile(c->srv->policy, c->g.tier->moderation) : NULL;
+	return pr && pr->classifier_model;
+}
+
 void safety_note_hits(struct http_ctx *c, const struct mod_result *r)
 {
 	if (r->blocked) {
@@ -210,6 +217,12 @@ int safety_check_prompt(struct http_ctx *c, const int32_t *ids, size_t n_ids, st
 	if (!text)
 		return api_fail(e, "messages", "%s", ajar_err_msg());
 	enum ajar_err err = moderator_check(m, text, len, &r);
+	/* Stored content keeps no PII either: with retention "full" the audit
+	 * row gets the prompt with the redact hits replaced. */
+	if (!err && c->srv->policy->retain_content && !c->g.stored_prompt) {
+		size_t n = 0;
+		c->g.stored_prompt = moderator_redact(text, len, &r, &n);
+	}
 	free(text);
 	if (err) {
 		/* A moderation that cannot run lets nothing through. */
@@ -314,6 +327,28 @@ static json_t *moderation_result(const struct mod_result *r, const char *text, s
 	return res;
 }
 
+/* With retention "full", what the audit row keeps of a moderation request
+ * is its inputs redacted, one per line (never the raw body). */
+static void keep_redacted(struct http_ctx *c, const char *text, size_t len, const struct mod_result *r)
+{
+	size_t n = 0, old;
+	if (!c->srv->policy->retain_content)
+		return;
+	char *red = moderator_redact(text, len, r, &n);
+	if (!red)
+		return;
+	old = c->g.stored_prompt ? strlen(c->g.stored_prompt) : 0;
+	char *p = realloc(c->g.stored_prompt, old + n + 2);
+	if (p) {
+		if (old)
+			p[old++] = '\n';
+		memcpy(p + old, red, n);
+		p[old + n] = '\0';
+		c->g.stored_prompt = p;
+	}
+	free(red);
+}
+
 enum MHD_Result api_moderations(struct http_ctx *c)
 {
 	struct api_error e;
@@ -348,6 +383,7 @@ enum MHD_Result api_moderations(struct http_ctx *c)
 			goto fail;
 		}
 		json_array_append_new(results, moderation_result(&r, json_string_value(s), json_string_length(s)));
+		keep_redacted(c, json_string_value(s), json_string_length(s), &r);
 	}
 	char id[48], model[96];
 	api_make_id(id, sizeof(id), "modr-");

@@ -88,6 +88,9 @@ struct gen_job {
 	/* Output moderation and what the client was given (for provenance),
 	 * also touched only by the connection thread: */
 	struct mod_stream *ms;   /* the tier's moderation, or NULL */
+	const struct moderator *mod; /* the tier's moderator when its profile has a guard
+	                            model: the whole output is judged at the end */
+	char *prompt_text;       /* the prompt as text, for that judgement (owned) */
 	bool filtered;           /* moderation blocked the output: finish "content_filter" */
 	char *shown;             /* every byte of text sent to the client (echo included) */
 	size_t n_shown, cap_shown;
@@ -107,6 +110,11 @@ json_t *gen_legacy_logprobs(const struct gen_job *j, const struct lp_entry *lps,
 json_t *gen_usage(const struct sched_result *r);
 /* The parts every response and chunk starts with: id, object, created, model. */
 json_t *gen_envelope(const struct gen_job *j, const char *object);
+
+/* The guard model's judgement of the whole output as the assistant's turn
+ * (only for a profile with one): true when it blocks, which also sets
+ * j->filtered and notes the verdict for the audit row. */
+bool gen_job_classify_output(struct gen_job *j);
 
 /* Appends text to j->shown; false when out of memory. */
 bool gen_job_show(struct gen_job *j, const char *text, size_t n);

@@ -293,6 +293,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 	guard_audit(&rq->ctx, status);
 	free(rq->ctx.g.out_text);
+	free(rq->ctx.g.stored_prompt);
 	metrics_request(srv->metrics, rq->ctx.ep, status, dt);
 	if (srv->p.log_requests)
 		srv_log(srv, "%s %s %u %.3f s%s", rq->ctx.method, rq->ctx.path, status, dt,

@@ -166,6 +166,8 @@ struct req_guard {
 	char endpoint[96];      /* what the audit row names; "" = method + path */
 	char bucket[72];        /* quota bucket of a request without a key: "ip:ADDRESS" */
 	char flagged[48];       /* the first moderation category of a hit that only flags */
+	char *stored_prompt;    /* retention "full" with moderation: the prompt as text, its
+	                           PII and redacted terms replaced (owned); NULL = the body */
 };
 
 /*
@@ -351,6 +353,8 @@ void safety_stop(struct server *s);
 
 /* The moderator of the request's tier, or NULL when it moderates nothing. */
 const struct moderator *safety_moderator(const struct http_ctx *c);
+/* True if the tier's moderation profile has a guard model. */
+bool safety_has_classifier(const struct http_ctx *c);
 /* Moderates a prompt (its token ids, as text) before it reaches the model:
  * 0 to go on (hits that only flag are noted for the audit row); -1 with e
  * filled (400, code content_filter, the category named) when blocked. */

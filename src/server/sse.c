@@ -234,6 +234,9 @@ static bool sse_refill(struct gen_job *j)
 		j->ctx->g.tokens_out = j->res.n_completion;
 		if (j->err)
 			j->ctx->g.outcome = "error";
+		/* The guard model judges the whole reply; it has been sent, but a
+		 * block still ends the stream with "content_filter". */
+		gen_job_classify_output(j);
 		guard_audit(j->ctx, 200);
 		sse_close(j);
 		j->phase = SSE_FINISHED;

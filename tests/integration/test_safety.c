@@ -65,6 +65,7 @@ static const char test_policy[] =
 	"                      \"on_failure\": \"block\", \"timeout_ms\": 60000}}\n"
 	"    }\n"
 	"  },\n"
+	"  \"retention\": {\"content\": \"full\"},\n"
 	"  \"watermark\": {\"gamma\": 0.25, \"delta\": 2.0, \"context\": 1, \"key_file\": \"%s\"}\n"
 	"}\n";
 
@@ -199,6 +200,33 @@ static void test_output_redacted(void)
 	http_resp_free(&r);
 }
 
+/* Retention "full" keeps content, but not the PII or redacted terms: the
+ * stored prompt and output are the redacted ones. */
+static void test_stored_content_redacted(void)
+{
+	struct http_resp r = http_do_as(&srv, key_redactor, "POST", "/v1/completions",
+					"{\"prompt\":\"Write to ada@example.com. Once upon a time\",\"max_tokens\":30,"
+					"\"temperature\":0}");
+	CHECK_EQ_INT(r.status, 200);
+	char rid[64];
+	snprintf(rid, sizeof(rid), "%s", r.request_id);
+	http_resp_free(&r);
+	const char *args[] = { "audit", "export", "--since", "0", "--store", srv.store, NULL };
+	struct run_result rr = ajar_spawn(args, NULL, 0);
+	const char *line = strstr(rr.out, rid);
+	while (line && line > rr.out && line[-1] != '\n')
+		line--;
+	json_t *row = line ? json_loadb(line, strcspn(line, "\n"), 0, NULL) : NULL;
+	CHECK(row != NULL);
+	const char *content = jstr(row, "content");
+	CHECK_MSG(strstr(content, "[EMAIL]") != NULL, "content: %s", content);
+	CHECK(strstr(content, "ada@example.com") == NULL);
+	CHECK(strstr(content, "Once upon a time") != NULL);
+	CHECK(strstr(rr.out, "ada@example.com") == NULL);
+	json_decref(row);
+	free(rr.out);
+}
+
 static void test_moderations_endpoint(void)
 {
 	struct http_resp r = http_do_as(&srv, key_blocker, "POST", "/v1/moderations",
@@ -216,7 +244,15 @@ static void test_moderations_endpoint(void)
 	CHECK(json_is_true(json_object_get(json_object_get(r1, "ajar"), "blocked")));
 	CHECK(json_is_false(json_object_get(r2, "flagged")));
 	json_decref(j);
+	char rid[64];
+	snprintf(rid, sizeof(rid), "%s", r.request_id);
 	http_resp_free(&r);
+	/* Its audit row keeps the inputs redacted, not the address. */
+	const char *args[] = { "audit", "export", "--since", "0", "--store", srv.store, NULL };
+	struct run_result rr = ajar_spawn(args, NULL, 0);
+	CHECK(strstr(rr.out, rid) != NULL);
+	CHECK(strstr(rr.out, "ada@example.com") == NULL);
+	free(rr.out);
 	/* Not a list of strings: 400 naming the field. */
 	r = http_do_as(&srv, key_blocker, "POST", "/v1/moderations", "{\"input\":[1,2]}");
 	CHECK_EQ_INT(r.status, 400);
@@ -407,6 +443,7 @@ int main(void)
 	RUN(test_blocked_prompt);
 	RUN(test_output_blocked);
 	RUN(test_output_redacted);
+	RUN(test_stored_content_redacted);
 	RUN(test_moderations_endpoint);
 	RUN(test_watermark);
 	RUN(test_provenance);
