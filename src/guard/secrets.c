@@ -21,6 +21,7 @@
  * every copy can be wiped; jansson's parsed copies are wiped in place.
  */
 #include "guard/secrets.h"
+#include "core/small_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,131 +44,6 @@ static enum ajar_err path_with_suffix(const char *path, const char *suffix, char
 	if (n < 0 || (size_t)n >= cap)
 		return ajar_errf(AJAR_ERR_LIMIT, "%s%s: path too long", path, suffix);
 	return AJAR_OK;
-}
-
-/*
- * Reads the small file path into buf (NUL-terminated, *len bytes). With
- * private_only the file must not grant group/other any permission.
- * NOT_FOUND (errno ENOENT) is reported quietly: callers decide what a
- * missing file means.
- */
-static enum ajar_err read_small_file(const char *path, bool private_only, char *buf, size_t cap, size_t *len)
-{
-	enum ajar_err err = AJAR_OK;
-	struct stat sb;
-	size_t n = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return ajar_errf(AJAR_ERR_NOT_FOUND, "%s: no such file", path);
-		return ajar_errf(AJAR_ERR_IO, "%s: %s", path, strerror(errno));
-	}
-	if (fstat(fd, &sb) != 0) {
-		err = ajar_errf(AJAR_ERR_IO, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		err = ajar_errf(AJAR_ERR_FORMAT, "%s: not a regular file", path);
-		goto out;
-	}
-	if (private_only && (sb.st_mode & 077) != 0) {
-		err = ajar_errf(AJAR_ERR_INVALID, "%s: mode %03o lets group or others read it; run chmod 600 on it",
-				path, (unsigned)(sb.st_mode & 0777));
-		goto out;
-	}
-	for (;;) {
-		ssize_t r = read(fd, buf + n, cap - 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err = ajar_errf(AJAR_ERR_IO, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n == cap - 1) {
-			err = ajar_errf(AJAR_ERR_FORMAT, "%s: larger than %zu bytes", path, cap - 1);
-			goto out;
-		}
-	}
-	buf[n] = '\0';
-	*len = n;
-out:
-	close(fd);
-	return err;
-}
-
-/* fsync of the folder holding path, so a rename or link in it is durable. */
-static enum ajar_err sync_parent_dir(const char *path)
-{
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	size_t n = slash ? (size_t)(slash - path) : 0;
-
-	if (!slash) {
-		dir[0] = '.';
-		n = 1;
-	} else if (n == 0) {
-		dir[0] = '/';
-		n = 1;
-	} else if (n >= sizeof(dir)) {
-		return ajar_errf(AJAR_ERR_LIMIT, "%s: path too long", path);
-	} else {
-		memcpy(dir, path, n);
-	}
-	dir[n] = '\0';
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return ajar_errf(AJAR_ERR_IO, "%s: %s", dir, strerror(errno));
-	int rc = fsync(fd);
-	int saved = errno;
-	close(fd);
-	if (rc != 0)
-		return ajar_errf(AJAR_ERR_IO, "%s: fsync: %s", dir, strerror(saved));
-	return AJAR_OK;
-}
-
-/*
- * Writes text to a fresh temporary file beside path with mode, fsync'd.
- * Its name goes to tmp (cap >= PATH_MAX); the caller links or renames it.
- */
-static enum ajar_err write_temp_file(const char *path, const char *text, size_t len, mode_t mode, char *tmp,
-				     size_t cap)
-{
-	enum ajar_err err = path_with_suffix(path, ".tmp.XXXXXX", tmp, cap);
-	if (err)
-		return err;
-	int fd = mkstemp(tmp);
-	if (fd < 0)
-		return ajar_errf(AJAR_ERR_IO, "%s: %s", tmp, strerror(errno));
-	size_t done = 0;
-	while (done < len) {
-		ssize_t w = write(fd, text + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			err = ajar_errf(AJAR_ERR_IO, "%s: %s", tmp, strerror(errno));
-			goto fail;
-		}
-		done += (size_t)w;
-	}
-	if (fchmod(fd, mode) != 0 || fsync(fd) != 0) {
-		err = ajar_errf(AJAR_ERR_IO, "%s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		err = ajar_errf(AJAR_ERR_IO, "%s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	return AJAR_OK;
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	return err;
 }
 
 /* Decodes the object member name of root, exactly n bytes as hex, into out. */
@@ -244,7 +120,7 @@ static enum ajar_err create_secret(const char *path)
 {
 	uint8_t digest_key[32], pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
 	char dhex[2 * sizeof(digest_key) + 1], shex[2 * sizeof(sk) + 1];
-	char text[256], tmp[PATH_MAX];
+	char text[256];
 	enum ajar_err err;
 
 	randombytes_buf(digest_key, sizeof(digest_key));
@@ -256,14 +132,8 @@ static enum ajar_err create_secret(const char *path)
 		err = ajar_errf(AJAR_ERR_LIMIT, "%s: secret text too long", path);
 		goto out;
 	}
-	err = write_temp_file(path, text, (size_t)n, 0600, tmp, sizeof(tmp));
-	if (err)
-		goto out;
-	if (link(tmp, path) != 0 && errno != EEXIST)
-		err = ajar_errf(AJAR_ERR_IO, "%s: %s", path, strerror(errno));
-	unlink(tmp);
-	if (!err)
-		err = sync_parent_dir(path);
+	/* Exclusive: losing the race to another process keeps its file. */
+	err = small_file_write(path, text, (size_t)n, 0600, true, NULL);
 out:
 	sodium_memzero(digest_key, sizeof(digest_key));
 	sodium_memzero(sk, sizeof(sk));
@@ -276,22 +146,13 @@ out:
 /* (Re)writes DB.pub for pk: derived data, so a plain atomic rename. */
 static enum ajar_err create_pub(const char *path, const uint8_t pk[32])
 {
-	char hex[65], text[128], tmp[PATH_MAX];
-	enum ajar_err err;
+	char hex[65], text[128];
 
 	sodium_bin2hex(hex, sizeof(hex), pk, 32);
 	int n = snprintf(text, sizeof(text), "{\"audit_pk\": \"%s\"}\n", hex);
 	if (n < 0 || (size_t)n >= sizeof(text))
 		return ajar_errf(AJAR_ERR_LIMIT, "%s: text too long", path);
-	err = write_temp_file(path, text, (size_t)n, 0644, tmp, sizeof(tmp));
-	if (err)
-		return err;
-	if (rename(tmp, path) != 0) {
-		err = ajar_errf(AJAR_ERR_IO, "%s: %s", path, strerror(errno));
-		unlink(tmp);
-		return err;
-	}
-	return sync_parent_dir(path);
+	return small_file_write(path, text, (size_t)n, 0644, false, NULL);
 }
 
 /* Loads DB.secret into out (have_sk set); NOT_FOUND if it is missing. */
@@ -299,7 +160,7 @@ static enum ajar_err load_secret(const char *path, struct guard_secrets *out)
 {
 	char text[SECRETS_FILE_MAX];
 	size_t len = 0;
-	enum ajar_err err = read_small_file(path, true, text, sizeof(text), &len);
+	enum ajar_err err = small_file_read(path, true, text, sizeof(text), &len);
 	if (!err)
 		err = parse_secret(path, text, len, out);
 	sodium_memzero(text, sizeof(text));
@@ -311,7 +172,7 @@ static enum ajar_err load_pub(const char *path, uint8_t pk[32])
 {
 	char text[SECRETS_FILE_MAX];
 	size_t len = 0;
-	enum ajar_err err = read_small_file(path, false, text, sizeof(text), &len);
+	enum ajar_err err = small_file_read(path, false, text, sizeof(text), &len);
 	if (!err)
 		err = parse_pub(path, text, len, pk);
 	return err;

@@ -18,6 +18,7 @@
  * with probability gamma, and nobody without the key can tell which.
  */
 #include "ajar/watermark.h"
+#include "core/small_file.h"
 #include "sample/watermark_int.h"
 
 #include <errno.h>
@@ -395,57 +396,6 @@ enum ajar_err watermark_detect(const struct watermark_params *p, const int32_t *
 
 /* ---- the key file ---- */
 
-/* Reads path (at most KEY_FILE_MAX - 1 bytes) into buf, refusing a file that
- * group or others may access: the key is what makes the watermark secret.
- * NOT_FOUND for a missing file, quietly: the caller decides. */
-static enum ajar_err read_key_text(const char *path, char *buf, size_t cap, size_t *len)
-{
-	enum ajar_err err = AJAR_OK;
-	struct stat sb;
-	size_t n = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0) {
-		if (errno == ENOENT)
-			return ajar_errf(AJAR_ERR_NOT_FOUND, "%s: no such watermark key file", path);
-		return ajar_errf(AJAR_ERR_IO, "%s: %s", path, strerror(errno));
-	}
-	if (fstat(fd, &sb) != 0) {
-		err = ajar_errf(AJAR_ERR_IO, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		err = ajar_errf(AJAR_ERR_FORMAT, "%s: not a regular file", path);
-		goto out;
-	}
-	if ((sb.st_mode & 077) != 0) {
-		err = ajar_errf(AJAR_ERR_INVALID, "%s: mode %03o lets group or others read the watermark key; run "
-				"chmod 600 on it", path, (unsigned)(sb.st_mode & 0777));
-		goto out;
-	}
-	for (;;) {
-		ssize_t r = read(fd, buf + n, cap - 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err = ajar_errf(AJAR_ERR_IO, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n == cap - 1) {
-			err = ajar_errf(AJAR_ERR_FORMAT, "%s: not a watermark key (larger than %zu bytes)", path, cap - 1);
-			goto out;
-		}
-	}
-	buf[n] = '\0';
-	*len = n;
-out:
-	close(fd);
-	return err;
-}
-
 static enum ajar_err parse_key(const char *path, const char *text, size_t len, uint8_t key[WATERMARK_KEY_BYTES])
 {
 	size_t got = 0;
@@ -458,59 +408,6 @@ static enum ajar_err parse_key(const char *path, const char *text, size_t len, u
 	return AJAR_OK;
 }
 
-/* fsync of the folder holding path, so the link that made the file is durable. */
-static enum ajar_err sync_parent(const char *path)
-{
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	size_t n = slash ? (size_t)(slash - path) : 1;
-	if (n >= sizeof(dir))
-		return ajar_errf(AJAR_ERR_LIMIT, "%s: path too long", path);
-	if (!slash)
-		dir[0] = '.';
-	else if (n == 0)
-		dir[n++] = '/';
-	else
-		memcpy(dir, path, n);
-	dir[n] = '\0';
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return ajar_errf(AJAR_ERR_IO, "%s: %s", dir, strerror(errno));
-	int rc = fsync(fd), saved = errno;
-	close(fd);
-	return rc == 0 ? AJAR_OK : ajar_errf(AJAR_ERR_IO, "%s: fsync: %s", dir, strerror(saved));
-}
-
-/* Writes text to a fresh 0600 temporary file beside path, fsync'd; its name
- * goes to tmp. */
-static enum ajar_err write_temp(const char *path, const char *text, size_t len, char *tmp, size_t cap)
-{
-	int n = snprintf(tmp, cap, "%s.tmp.XXXXXX", path);
-	if (n < 0 || (size_t)n >= cap)
-		return ajar_errf(AJAR_ERR_LIMIT, "%s: path too long", path);
-	int fd = mkstemp(tmp); /* mode 0600 */
-	if (fd < 0)
-		return ajar_errf(AJAR_ERR_IO, "%s: %s", tmp, strerror(errno));
-	enum ajar_err err = AJAR_OK;
-	for (size_t done = 0; done < len;) {
-		ssize_t w = write(fd, text + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			err = ajar_errf(AJAR_ERR_IO, "%s: %s", tmp, strerror(errno));
-			break;
-		}
-		done += (size_t)w;
-	}
-	if (!err && (fchmod(fd, 0600) != 0 || fsync(fd) != 0))
-		err = ajar_errf(AJAR_ERR_IO, "%s: %s", tmp, strerror(errno));
-	if (close(fd) != 0 && !err)
-		err = ajar_errf(AJAR_ERR_IO, "%s: %s", tmp, strerror(errno));
-	if (err)
-		unlink(tmp);
-	return err;
-}
-
 /*
  * Makes path with a fresh key unless it exists. link(), unlike rename(),
  * fails when the name exists, so of two processes creating the key at once
@@ -519,19 +416,12 @@ static enum ajar_err write_temp(const char *path, const char *text, size_t len, 
 static enum ajar_err create_key_file(const char *path)
 {
 	uint8_t key[WATERMARK_KEY_BYTES];
-	char text[2 * WATERMARK_KEY_BYTES + 2], tmp[PATH_MAX];
+	char text[2 * WATERMARK_KEY_BYTES + 2];
 
 	randombytes_buf(key, sizeof(key));
 	sodium_bin2hex(text, sizeof(text), key, sizeof(key));
 	text[2 * WATERMARK_KEY_BYTES] = '\n';
-	enum ajar_err err = write_temp(path, text, sizeof(text) - 1, tmp, sizeof(tmp));
-	if (!err) {
-		if (link(tmp, path) != 0 && errno != EEXIST)
-			err = ajar_errf(AJAR_ERR_IO, "%s: %s", path, strerror(errno));
-		unlink(tmp);
-		if (!err)
-			err = sync_parent(path);
-	}
+	enum ajar_err err = small_file_write(path, text, sizeof(text) - 1, 0600, true, NULL);
 	sodium_memzero(key, sizeof(key));
 	sodium_memzero(text, sizeof(text));
 	return err;
@@ -547,11 +437,11 @@ enum ajar_err watermark_key_load(const char *path, bool create, uint8_t key[WATE
 		return ajar_errf(AJAR_ERR_INVALID, "watermark key file: no path");
 	if (sodium_init() < 0)
 		return ajar_errf(AJAR_ERR_IO, "libsodium failed to initialize");
-	err = read_key_text(path, text, sizeof(text), &len);
+	err = small_file_read(path, true, text, sizeof(text), &len);
 	if (err == AJAR_ERR_NOT_FOUND && create) {
 		if ((err = create_key_file(path)))
 			return err;
-		err = read_key_text(path, text, sizeof(text), &len);
+		err = small_file_read(path, true, text, sizeof(text), &len);
 	}
 	if (!err)
 		err = parse_key(path, text, len, key);
