@@ -27,6 +27,7 @@ static const struct {
 	{ "moderate", cmd_moderate, "check a text with a moderation profile of a policy (rules, PII, classifier), as JSON" },
 	{ "watermark", cmd_watermark, "detect ajar's watermark in a text: ajar watermark detect -m MODEL FILE" },
 	{ "provenance", cmd_provenance, "verify the signed provenance of a saved completion response, offline" },
+	{ "train-tokenizer", cmd_train_tokenizer, "learn a byte-level BPE vocabulary from text files, as a GGUF" },
 };
 
 static void usage(FILE *out)
