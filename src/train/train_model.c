@@ -531,3 +531,8 @@ enum ajar_err train_forward_backward(struct train_model *m, const int32_t *token
 	model_backward(m, &s, 1.0f);
 	return AJAR_OK;
 }
+
+const float *train_model_logits(const struct train_model *m)
+{
+	return top_acts_get(m).logits;
+}

@@ -146,4 +146,8 @@ void train_model_zero_grads(struct train_model *m);
 enum ajar_err train_forward(struct train_model *m, const int32_t *tokens, int batch, int seq,
 			    float *loss) AJAR_MUST_CHECK;
 
+/* The logits of the last forward, (batch * seq, n_vocab), row b * seq + i
+ * for token i of sequence b; borrowed, valid until the next step. */
+const float *train_model_logits(const struct train_model *m);
+
 #endif
