@@ -27,6 +27,7 @@ int cmd_moderate(int argc, char **argv);
 int cmd_watermark(int argc, char **argv);
 int cmd_provenance(int argc, char **argv);
 int cmd_train_tokenizer(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 /*
  * Shared by the admin commands (keys, access, audit), defined in

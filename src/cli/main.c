@@ -28,6 +28,7 @@ static const struct {
 	{ "watermark", cmd_watermark, "detect ajar's watermark in a text: ajar watermark detect -m MODEL FILE" },
 	{ "provenance", cmd_provenance, "verify the signed provenance of a saved completion response, offline" },
 	{ "train-tokenizer", cmd_train_tokenizer, "learn a byte-level BPE vocabulary from text files, as a GGUF" },
+	{ "train", cmd_train, "train a Llama model from scratch on text files, written as a GGUF with its tokenizer" },
 };
 
 static void usage(FILE *out)
