@@ -55,7 +55,8 @@ struct run {
 	int32_t *batch;               /* (batch, n_ctx + 1) one micro-batch */
 	uint64_t rng;                 /* splitmix64 state: which windows the next step trains on */
 	uint64_t step;                /* optimizer steps done */
-	char meta[512];               /* the hyperparameters, as the checkpoint stores them */
+	char meta[512];               /* the hyperparameters and a checksum of the tokens, as the
+				       * checkpoint stores them: a resumed run must see the same data */
 	FILE *log;
 };
 
@@ -308,9 +309,10 @@ static enum ajar_err setup_model(struct run *r)
 	r->rng = o->seed ^ 0x5851f42d4c957f2dull;
 	int len = snprintf(r->meta, sizeof(r->meta),
 			   "dim=%d\nlayers=%d\nheads=%d\nctx=%d\nvocab=%d\nhidden=%d\nsteps=%d\nbatch=%d\n"
-			   "accum=%d\nlr=%.9g\nseed=%llu\ntokens=%zu\n",
+			   "accum=%d\nlr=%.9g\nseed=%llu\ntokens=%zu\ndata=%016llx\n",
 			   o->dim, o->n_layers, o->n_heads, o->n_ctx, c.n_vocab, c.hidden, o->steps, o->batch,
-			   o->accum, (double)o->lr, (unsigned long long)o->seed, r->n_tokens);
+			   o->accum, (double)o->lr, (unsigned long long)o->seed, r->n_tokens,
+			   (unsigned long long)checkpoint_checksum(r->tokens, r->n_tokens * sizeof(int32_t)));
 	if (len < 0 || (size_t)len >= sizeof(r->meta))
 		return ajar_errf(AJAR_ERR_LIMIT, "hyperparameter text too long");
 	return AJAR_OK;

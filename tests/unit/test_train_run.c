@@ -73,8 +73,9 @@ static void tiny_opts(struct train_run_opts *o, const char *out, int steps)
 	o->seed = 7;
 }
 
-/* The model decodes one position in ajar with finite logits. */
-static void check_loads(const char *path)
+/* The model (of n_vocab <= 300 tokens) decodes one position in ajar with
+ * finite logits. */
+static void check_loads(const char *path, int n_vocab)
 {
 	struct ajar_model *m = NULL;
 	struct ajar_context *ctx = NULL;
@@ -95,7 +96,7 @@ static void check_loads(const char *path)
 		struct ajar_batch b = { .n = 1, .tokens = ids, .pos = &pos, .seq = &seq, .want_logits = &want };
 		CHECK_OK(ajar_decode(ctx, &b, logits));
 		int bad = 0;
-		for (int i = 0; i < 300; i++)
+		for (int i = 0; i < n_vocab; i++)
 			bad += !isfinite(logits[i]);
 		CHECK_EQ_INT(bad, 0);
 	}
@@ -131,7 +132,7 @@ static void test_trains_and_loads(void)
 		fclose(f);
 		CHECK_EQ_INT(lines, 62);
 	}
-	check_loads(out);
+	check_loads(out, 300);
 	if (getenv("AJAR_BIN")) {
 		const char *args[] = { "run", "-m", out, "-p", "the cat", "-n", "8", NULL };
 		struct run_result rr = ajar_spawn(args, NULL, 0);
@@ -176,6 +177,38 @@ static void test_resume(void)
 	enum ajar_err err = train_run(&o, &r);
 	CHECK_EQ_INT(err, AJAR_ERR_INVALID);
 	CHECK(strchr(ajar_err_msg(), '\n') == NULL);
+}
+
+/* The same with two accumulated micro-batches a step and the tokenizer
+ * taken from the GGUF test_trains_and_loads wrote (m.gguf). */
+static void test_resume_accum_vocab(void)
+{
+	struct train_run_opts o;
+	struct train_run_result r;
+	char vocab[128], out_a[128], out_b[128], ckpt[160];
+	float la[20] = { 0 }, lb[20] = { 0 };
+
+	path_in(vocab, sizeof(vocab), "m.gguf");
+	path_in(out_a, sizeof(out_a), "va.gguf");
+	path_in(out_b, sizeof(out_b), "vb.gguf");
+	snprintf(ckpt, sizeof(ckpt), "%s.ckpt", out_b);
+	tiny_opts(&o, out_a, 20);
+	o.vocab_path = vocab;
+	o.accum = 2;
+	o.eval_every = o.ckpt_every = 5;
+	o.losses = la;
+	CHECK_OK(train_run(&o, &r));
+	CHECK_EQ_INT(r.n_vocab, 300);
+	o.out = out_b;
+	o.losses = lb;
+	o.stop_at = 7; /* between checkpoints: the stop writes its own */
+	CHECK_OK(train_run(&o, &r));
+	CHECK(access(out_b, F_OK) != 0); /* no model before the last step */
+	o.stop_at = 0;
+	o.resume_path = ckpt;
+	CHECK_OK(train_run(&o, &r));
+	CHECK(memcmp(la, lb, sizeof(la)) == 0);
+	check_loads(out_b, 300);
 }
 
 static void test_determinism(void)
@@ -248,6 +281,31 @@ static void test_bad_inputs(void)
 	}
 }
 
+/* `ajar train` itself: a run, then the same run resumed from its final
+ * checkpoint (nothing left to do but write the model again). */
+static void test_cli(void)
+{
+	char out[128], ckpt[160];
+
+	if (!getenv("AJAR_BIN"))
+		return;
+	path_in(out, sizeof(out), "cli.gguf");
+	snprintf(ckpt, sizeof(ckpt), "%s.ckpt", out);
+	const char *args[] = { "train", "--data", corpus, "--out", out, "--dim", "32", "--layers", "1", "--heads",
+			       "2", "--ctx", "16", "--vocab-size", "280", "--steps", "4", "--batch", "2",
+			       "--resume", ckpt, NULL };
+	args[19] = NULL; /* the first run has nothing to resume */
+	struct run_result rr = ajar_spawn(args, NULL, 0);
+	CHECK_MSG(rr.status == 0, "ajar train exit %d: %s", rr.status, rr.err);
+	CHECK(rr.out && strstr(rr.out, "wrote ") != NULL);
+	free(rr.out);
+	args[19] = "--resume";
+	rr = ajar_spawn(args, NULL, 0);
+	CHECK_MSG(rr.status == 0, "ajar train --resume exit %d: %s", rr.status, rr.err);
+	free(rr.out);
+	check_loads(out, 280);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof(dir), "/tmp/ajar_test_train_run_%ld", (long)getpid());
@@ -258,8 +316,10 @@ int main(void)
 	write_corpus();
 	RUN(test_trains_and_loads);
 	RUN(test_resume);
+	RUN(test_resume_accum_vocab);
 	RUN(test_determinism);
 	RUN(test_bad_inputs);
+	RUN(test_cli);
 	int rc = check_summary();
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
