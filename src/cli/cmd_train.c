@@ -6,9 +6,11 @@
  * evaluation otherwise (so a log file stays readable).
  */
 #include "ajar/err.h"
+#include "ajar/threadpool.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "train/bpe_train.h"
+#include "train/train_model.h"
 #include "train/train_run.h"
 
 #include <math.h>
@@ -25,7 +27,7 @@ static const char train_help[] =
 	"  Trains a Llama-architecture model from scratch on the text files (each a\n"
 	"  document; the last 5% of tokens held out for validation) and writes it with\n"
 	"  its tokenizer as an F32 GGUF that `ajar run -m OUT.gguf` loads. Checkpoints\n"
-	"  go to OUT.gguf.ckpt; single-threaded in this version.\n"
+	"  go to OUT.gguf.ckpt. The result does not depend on --threads.\n"
 	"  --data FILE...     text files (all arguments up to the next option)\n"
 	"  --out PATH         the GGUF to write\n"
 	"  --dim D            residual width (default 64)\n"
@@ -39,6 +41,7 @@ static const char train_help[] =
 	"  --accum N          micro-batches per step, gradients accumulated (default 1)\n"
 	"  --lr LR            peak learning rate; 5% warm-up, cosine to LR/10 (default 1e-3)\n"
 	"  --seed S           weights and batch order (default 1)\n"
+	"  --threads N        threads for the matmuls (default: all CPUs)\n"
 	"  --eval-every K     validation loss every K steps and at the end (default S/10)\n"
 	"  --ckpt-every K     checkpoint every K steps and at the end (default S/10)\n"
 	"  --log LOSS.csv     write step,lr,train_loss,val_loss,tokens_per_s\n"
@@ -131,7 +134,8 @@ static int parse(struct args *a, struct train_run_opts *o, const char **files)
 			   int_opt(a, "--heads", 1, 1024, &o->n_heads, &bad) || int_opt(a, "--ctx", 1, 65536, &o->n_ctx, &bad) ||
 			   int_opt(a, "--vocab-size", BPE_TRAIN_MIN_VOCAB, BPE_TRAIN_MAX_VOCAB, &o->vocab_size, &bad) ||
 			   int_opt(a, "--steps", 1, 100000000, &o->steps, &bad) ||
-			   int_opt(a, "--batch", 1, 65536, &o->batch, &bad) || int_opt(a, "--accum", 1, 65536, &o->accum, &bad)) {
+			   int_opt(a, "--batch", 1, 65536, &o->batch, &bad) || int_opt(a, "--accum", 1, 65536, &o->accum, &bad) ||
+			   int_opt(a, "--threads", 1, TRAIN_MAX_THREADS, &o->n_threads, &bad)) {
 		} else if (int_opt(a, "--eval-every", 1, 100000000, &o->eval_every, &bad)) {
 			every_set[0] = true;
 		} else if (int_opt(a, "--ckpt-every", 1, 100000000, &o->ckpt_every, &bad)) {
@@ -165,6 +169,8 @@ int cmd_train(int argc, char **argv)
 
 	args_init(&a, "train", argc, argv);
 	train_run_opts_default(&o);
+	/* the library defaults to one thread; the command uses the machine */
+	o.n_threads = threadpool_ncpu() < TRAIN_MAX_THREADS ? threadpool_ncpu() : TRAIN_MAX_THREADS;
 	o.data = files;
 	int rc = parse(&a, &o, files);
 	if (rc)

@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ajar/threadpool.h"
 #include "train/train_ops.h"
 
 /* ---- size tables, create, free --------------------------------------- */
@@ -267,7 +268,29 @@ void train_model_free(struct train_model *m)
 	free(m->ids);
 	free(m->targets);
 	free(m->pos);
+	threadpool_free(m->pool);
 	free(m);
+}
+
+enum ajar_err train_model_set_threads(struct train_model *m, int n_threads)
+{
+	if (n_threads < 1 || n_threads > TRAIN_MAX_THREADS)
+		return ajar_errf(AJAR_ERR_INVALID, "train model: %d threads (1..%d)", n_threads, TRAIN_MAX_THREADS);
+	struct threadpool *pool = NULL;
+	if (n_threads > 1) {
+		enum ajar_err err = threadpool_new(n_threads, &pool);
+		if (err)
+			return err;
+	}
+	/* The old pool is idle here: a step runs on the caller's thread. */
+	threadpool_free(m->pool);
+	m->pool = pool;
+	return AJAR_OK;
+}
+
+int train_model_threads(const struct train_model *m)
+{
+	return m->pool ? threadpool_size(m->pool) : 1;
 }
 
 struct train_tensor *train_model_layer_tensor(struct train_model *m, int layer, enum train_layer_tensor which)
@@ -357,9 +380,9 @@ static void layer_forward(struct train_model *m, int l, const struct step_shape 
 	const int n = s->n, d = c->dim, hd = s->head_dim, kvd = s->kv_dim;
 
 	train_rmsnorm_forward(a.xn1, x, W(m, l, TRAIN_T_ATTN_NORM), n, d, c->norm_eps);
-	train_matmul_forward(a.q, a.xn1, W(m, l, TRAIN_T_Q), n, d, d);
-	train_matmul_forward(a.k, a.xn1, W(m, l, TRAIN_T_K), n, d, kvd);
-	train_matmul_forward(a.v, a.xn1, W(m, l, TRAIN_T_V), n, d, kvd);
+	train_matmul_forward_mt(m->pool, a.q, a.xn1, W(m, l, TRAIN_T_Q), n, d, d);
+	train_matmul_forward_mt(m->pool, a.k, a.xn1, W(m, l, TRAIN_T_K), n, d, kvd);
+	train_matmul_forward_mt(m->pool, a.v, a.xn1, W(m, l, TRAIN_T_V), n, d, kvd);
 	train_rope_forward(a.q, m->pos, n, c->n_heads, hd, hd, c->rope_theta, false);
 	train_rope_forward(a.k, m->pos, n, c->n_kv_heads, hd, hd, c->rope_theta, false);
 	for (int b = 0; b < s->batch; b++) {
@@ -367,14 +390,14 @@ static void layer_forward(struct train_model *m, int l, const struct step_shape 
 		train_attention_forward(a.attout + r * d, a.att + r * c->n_heads * s->seq, a.q + r * d, a.k + r * kvd,
 					a.v + r * kvd, s->seq, c->n_heads, c->n_kv_heads, hd);
 	}
-	train_matmul_forward(a.xmid, a.attout, W(m, l, TRAIN_T_O), n, d, d);
+	train_matmul_forward_mt(m->pool, a.xmid, a.attout, W(m, l, TRAIN_T_O), n, d, d);
 	train_add(a.xmid, a.xmid, x, (size_t)n * d);
 
 	train_rmsnorm_forward(a.xn2, a.xmid, W(m, l, TRAIN_T_FFN_NORM), n, d, c->norm_eps);
-	train_matmul_forward(a.gate, a.xn2, W(m, l, TRAIN_T_GATE), n, d, c->hidden);
-	train_matmul_forward(a.up, a.xn2, W(m, l, TRAIN_T_UP), n, d, c->hidden);
+	train_matmul_forward_mt(m->pool, a.gate, a.xn2, W(m, l, TRAIN_T_GATE), n, d, c->hidden);
+	train_matmul_forward_mt(m->pool, a.up, a.xn2, W(m, l, TRAIN_T_UP), n, d, c->hidden);
 	train_swiglu_forward(a.h, a.gate, a.up, (size_t)n * c->hidden);
-	train_matmul_forward(x_next, a.h, W(m, l, TRAIN_T_DOWN), n, c->hidden, d);
+	train_matmul_forward_mt(m->pool, x_next, a.h, W(m, l, TRAIN_T_DOWN), n, c->hidden, d);
 	train_add(x_next, x_next, a.xmid, (size_t)n * d);
 }
 
@@ -390,7 +413,7 @@ static float model_forward(struct train_model *m, const struct step_shape *s)
 	for (int l = 0; l < c->n_layers; l++)
 		layer_forward(m, l, s, t.resid + l * stride, t.resid + (l + 1) * stride);
 	train_rmsnorm_forward(t.xnf, t.resid + c->n_layers * stride, out_norm->data, s->n, c->dim, c->norm_eps);
-	train_matmul_forward(t.logits, t.xnf, out->data, s->n, c->dim, c->n_vocab);
+	train_matmul_forward_mt(m->pool, t.logits, t.xnf, out->data, s->n, c->dim, c->n_vocab);
 	return train_cross_entropy_forward(t.logits, m->targets, s->n, c->n_vocab);
 }
 
@@ -411,19 +434,19 @@ static void layer_backward(struct train_model *m, int l, const struct step_shape
 
 	/* FFN: x_next = xmid + h Wdown^T, so dx (the residual) passes straight on. */
 	zero(t->dh, (size_t)n * hid);
-	train_matmul_backward(t->dh, G(m, l, TRAIN_T_DOWN), t->dx, a.h, W(m, l, TRAIN_T_DOWN), n, hid, d);
+	train_matmul_backward_mt(m->pool, t->dh, G(m, l, TRAIN_T_DOWN), t->dx, a.h, W(m, l, TRAIN_T_DOWN), n, hid, d);
 	zero(t->dgate, (size_t)n * hid);
 	zero(t->dup, (size_t)n * hid);
 	train_swiglu_backward(t->dgate, t->dup, t->dh, a.gate, a.up, (size_t)n * hid);
 	zero(t->dxn, (size_t)n * d);
-	train_matmul_backward(t->dxn, G(m, l, TRAIN_T_GATE), t->dgate, a.xn2, W(m, l, TRAIN_T_GATE), n, d, hid);
-	train_matmul_backward(t->dxn, G(m, l, TRAIN_T_UP), t->dup, a.xn2, W(m, l, TRAIN_T_UP), n, d, hid);
+	train_matmul_backward_mt(m->pool, t->dxn, G(m, l, TRAIN_T_GATE), t->dgate, a.xn2, W(m, l, TRAIN_T_GATE), n, d, hid);
+	train_matmul_backward_mt(m->pool, t->dxn, G(m, l, TRAIN_T_UP), t->dup, a.xn2, W(m, l, TRAIN_T_UP), n, d, hid);
 	train_rmsnorm_backward(t->dx, G(m, l, TRAIN_T_FFN_NORM), t->dxn, a.xmid, W(m, l, TRAIN_T_FFN_NORM), n, d,
 			       c->norm_eps);
 
 	/* Attention: xmid = x + attout Wo^T. */
 	zero(t->dattout, (size_t)n * d);
-	train_matmul_backward(t->dattout, G(m, l, TRAIN_T_O), t->dx, a.attout, W(m, l, TRAIN_T_O), n, d, d);
+	train_matmul_backward_mt(m->pool, t->dattout, G(m, l, TRAIN_T_O), t->dx, a.attout, W(m, l, TRAIN_T_O), n, d, d);
 	zero(t->dq, (size_t)n * d);
 	zero(t->dk, (size_t)n * kvd);
 	zero(t->dv, (size_t)n * kvd);
@@ -438,9 +461,9 @@ static void layer_backward(struct train_model *m, int l, const struct step_shape
 	train_rope_backward(t->dq, m->pos, n, c->n_heads, hd, hd, c->rope_theta, false);
 	train_rope_backward(t->dk, m->pos, n, c->n_kv_heads, hd, hd, c->rope_theta, false);
 	zero(t->dxn, (size_t)n * d);
-	train_matmul_backward(t->dxn, G(m, l, TRAIN_T_Q), t->dq, a.xn1, W(m, l, TRAIN_T_Q), n, d, d);
-	train_matmul_backward(t->dxn, G(m, l, TRAIN_T_K), t->dk, a.xn1, W(m, l, TRAIN_T_K), n, d, kvd);
-	train_matmul_backward(t->dxn, G(m, l, TRAIN_T_V), t->dv, a.xn1, W(m, l, TRAIN_T_V), n, d, kvd);
+	train_matmul_backward_mt(m->pool, t->dxn, G(m, l, TRAIN_T_Q), t->dq, a.xn1, W(m, l, TRAIN_T_Q), n, d, d);
+	train_matmul_backward_mt(m->pool, t->dxn, G(m, l, TRAIN_T_K), t->dk, a.xn1, W(m, l, TRAIN_T_K), n, d, kvd);
+	train_matmul_backward_mt(m->pool, t->dxn, G(m, l, TRAIN_T_V), t->dv, a.xn1, W(m, l, TRAIN_T_V), n, d, kvd);
 	train_rmsnorm_backward(t->dx, G(m, l, TRAIN_T_ATTN_NORM), t->dxn, x, W(m, l, TRAIN_T_ATTN_NORM), n, d,
 			       c->norm_eps);
 }
@@ -458,7 +481,7 @@ static void model_backward(struct train_model *m, const struct step_shape *s, fl
 	zero(t.dlogits, n * c->n_vocab);
 	train_cross_entropy_backward(t.dlogits, t.logits, m->targets, s->n, c->n_vocab, dloss);
 	zero(t.dxn, n * c->dim);
-	train_matmul_backward(t.dxn, out->grad, t.dlogits, t.xnf, out->data, s->n, c->dim, c->n_vocab);
+	train_matmul_backward_mt(m->pool, t.dxn, out->grad, t.dlogits, t.xnf, out->data, s->n, c->dim, c->n_vocab);
 	zero(t.dx, n * c->dim);
 	train_rmsnorm_backward(t.dx, out_norm->grad, t.dxn, t.resid + c->n_layers * stride, out_norm->data, s->n,
 			       c->dim, c->norm_eps);

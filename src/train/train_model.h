@@ -23,7 +23,9 @@
  * of the same layout, and the activations a third, sized at create for
  * max_batch sequences of n_ctx tokens, so a training step allocates nothing.
  *
- * Not thread-safe: one model, one thread at a time.
+ * Not thread-safe: one model, one caller thread at a time. A step's matmuls
+ * may run on the model's own thread pool (train_model_set_threads); the
+ * gradients and loss are bit-identical for any thread count.
  */
 #ifndef AJAR_TRAIN_MODEL_H
 #define AJAR_TRAIN_MODEL_H
@@ -34,6 +36,8 @@
 
 #include "ajar/err.h"
 #include "train/adamw.h"
+
+struct threadpool;
 
 struct train_config {
 	int n_vocab;    /* rows of token_embd and output */
@@ -88,7 +92,12 @@ struct train_model {
 	int32_t *ids;                /* (max_batch * n_ctx) the step's input tokens, owned */
 	int32_t *targets;            /* (max_batch * n_ctx) the step's next tokens, owned */
 	int32_t *pos;                /* (max_batch * n_ctx) each token's position in its sequence, owned */
+	struct threadpool *pool;     /* owned; NULL = one thread (the default); used only inside a step */
 };
+
+/* A cap on the pool: far beyond any CPU this trains on, it only stops a
+ * mistyped count from starting thousands of threads. */
+#define TRAIN_MAX_THREADS 256
 
 /*
  * Allocates a model for cfg whose steps take up to max_batch sequences, and
@@ -101,6 +110,15 @@ struct train_model {
 enum ajar_err train_model_create(const struct train_config *cfg, int max_batch, uint64_t seed,
 				 struct train_model **out) AJAR_MUST_CHECK;
 void train_model_free(struct train_model *m);
+
+/*
+ * Runs the step's matmuls on n_threads threads (the caller's plus
+ * n_threads - 1 workers the model owns; 1 = no workers, today's default).
+ * Results do not depend on n_threads. INVALID outside 1..TRAIN_MAX_THREADS,
+ * or the threadpool's error (the previous setting then stays).
+ */
+enum ajar_err train_model_set_threads(struct train_model *m, int n_threads) AJAR_MUST_CHECK;
+int train_model_threads(const struct train_model *m);
 
 /*
  * Deterministic initialization from seed (splitmix64 -> Box-Muller, filled

@@ -16,37 +16,118 @@
 #include <math.h>
 
 #include "ajar/kernels.h"
+#include "ajar/threadpool.h"
 
 /* ---- matmul ---------------------------------------------------------- */
 
-void train_matmul_forward(float *y, const float *x, const float *w, int n, int in, int out)
+/* Forward rows of W go to threads in runs of this many, so a thread's
+ * range starts where the single-thread gemm's tiling would: each output is
+ * then computed by the same kernel path whatever the thread count. */
+#define TRAIN_MATMUL_ROW_ALIGN 16
+
+/* One matmul's operands, shared read-only by the threads of a pool run;
+ * each thread writes only its own rows of y, dx and dw. */
+struct matmul_task {
+	float *y, *dx, *dw;
+	const float *x, *w, *dy;
+	int n, in, out;
+};
+
+/* Rows [*b, *e) of `out` for thread ith, split in TRAIN_MATMUL_ROW_ALIGN runs. */
+static void split_rows(int out, int ith, int nth, long *b, long *e)
+{
+	long runs = (out + TRAIN_MATMUL_ROW_ALIGN - 1) / TRAIN_MATMUL_ROW_ALIGN;
+	threadpool_split(runs, ith, nth, b, e);
+	*b *= TRAIN_MATMUL_ROW_ALIGN;
+	*e *= TRAIN_MATMUL_ROW_ALIGN;
+	if (*e > out)
+		*e = out;
+	if (*b > *e)
+		*b = *e;
+}
+
+static void matmul_forward_worker(void *arg, int ith, int nth)
+{
+	const struct matmul_task *t = arg;
+	long b, e;
+	split_rows(t->out, ith, nth, &b, &e);
+	if (b >= e)
+		return;
+	/* F32 weights take F32 activations as they are: no conversion step. */
+	ajar_gemm(AJAR_TYPE_F32, t->w, (size_t)t->in * sizeof(float), t->in, b, e, t->x,
+		  (size_t)t->in * sizeof(float), t->n, t->y, (size_t)t->out);
+}
+
+/*
+ * Thread ith's share of both backward products. dx is split by tokens and
+ * dw by its rows, so every element has one writer, and each element's terms
+ * are added in the same order (o ascending for dx, i ascending for dw) as a
+ * single thread adds them: the result is bit-identical for any nth. Both
+ * products are sums of whole rows scaled by one dy entry, so every inner
+ * loop is an axpy over a contiguous row of `in` floats.
+ */
+static void matmul_backward_worker(void *arg, int ith, int nth)
+{
+	const struct matmul_task *t = arg;
+	const size_t in = (size_t)t->in, out = (size_t)t->out;
+	long b, e;
+	if (t->dx) {
+		threadpool_split(t->n, ith, nth, &b, &e);
+		for (long i = b; i < e; i++) {
+			const float *dyi = t->dy + (size_t)i * out;
+			float *dxi = t->dx + (size_t)i * in;
+			for (size_t o = 0; o < out; o++)
+				if (dyi[o] != 0.0f) /* common for ignored tokens; exact either way */
+					ajar_axpy_f32(dyi[o], t->w + o * in, dxi, (int64_t)in);
+		}
+	}
+	if (t->dw) {
+		threadpool_split(t->out, ith, nth, &b, &e);
+		for (long o = b; o < e; o++) {
+			float *dwo = t->dw + (size_t)o * in;
+			for (size_t i = 0; i < (size_t)t->n; i++) {
+				float g = t->dy[i * out + (size_t)o];
+				if (g != 0.0f)
+					ajar_axpy_f32(g, t->x + i * in, dwo, (int64_t)in);
+			}
+		}
+	}
+}
+
+/* Runs fn over pool, or on the calling thread as thread 0 of 1 if pool is NULL. */
+static void run_on(struct threadpool *pool, threadpool_fn fn, void *arg)
+{
+	if (pool && threadpool_size(pool) > 1)
+		threadpool_run(pool, fn, arg);
+	else
+		fn(arg, 0, 1);
+}
+
+void train_matmul_forward_mt(struct threadpool *pool, float *y, const float *x, const float *w, int n, int in,
+			     int out)
 {
 	assert(n >= 0 && in > 0 && out > 0);
-	/* F32 weights take F32 activations as they are: no conversion step. */
-	ajar_gemm(AJAR_TYPE_F32, w, (size_t)in * sizeof(float), in, 0, out, x, (size_t)in * sizeof(float), n, y,
-		  (size_t)out);
+	struct matmul_task t = { .y = y, .x = x, .w = w, .n = n, .in = in, .out = out };
+	run_on(pool, matmul_forward_worker, &t);
+}
+
+void train_matmul_backward_mt(struct threadpool *pool, float *dx, float *dw, const float *dy, const float *x,
+			      const float *w, int n, int in, int out)
+{
+	assert(n >= 0 && in > 0 && out > 0);
+	struct matmul_task t = { .dx = dx, .dw = dw, .dy = dy, .x = x, .w = w, .n = n, .in = in, .out = out };
+	run_on(pool, matmul_backward_worker, &t);
+}
+
+void train_matmul_forward(float *y, const float *x, const float *w, int n, int in, int out)
+{
+	train_matmul_forward_mt(NULL, y, x, w, n, in, out);
 }
 
 void train_matmul_backward(float *dx, float *dw, const float *dy, const float *x, const float *w, int n, int in,
 			   int out)
 {
-	assert(n >= 0 && in > 0 && out > 0);
-	/* Both products are sums of whole rows scaled by one dy entry, so every
-	 * inner loop is an axpy over a contiguous row of `in` floats. */
-	for (int i = 0; i < n; i++) {
-		const float *dyi = dy + (size_t)i * out;
-		const float *xi = x + (size_t)i * in;
-		float *dxi = dx ? dx + (size_t)i * in : NULL;
-		for (int o = 0; o < out; o++) {
-			float g = dyi[o];
-			if (g == 0.0f)
-				continue; /* common for ignored tokens; exact either way */
-			if (dxi)
-				ajar_axpy_f32(g, w + (size_t)o * in, dxi, in);
-			if (dw)
-				ajar_axpy_f32(g, xi, dw + (size_t)o * in, in);
-		}
-	}
+	train_matmul_backward_mt(NULL, dx, dw, dy, x, w, n, in, out);
 }
 
 /* ---- rmsnorm --------------------------------------------------------- */

@@ -14,7 +14,10 @@
  *     rotates the gradient buffer in place (see train_rope).
  *   - no op allocates or can fail; bad shapes and out-of-range token ids are
  *     caller bugs and assert. Callers validate data before it reaches here.
- *   - not thread-parallel: one call runs on the calling thread.
+ *   - one call runs on the calling thread, except the *_mt matmuls, which
+ *     split their outputs over a thread pool so that each output element
+ *     has one writer and the same sum order as with one thread: results
+ *     are bit-identical for any pool size.
  *
  * Every backward is checked against central finite differences in
  * tests/unit/test_train_ops.c.
@@ -25,6 +28,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+struct threadpool;
 
 /* The target id that contributes no loss (prompt tokens in fine-tuning). */
 #define TRAIN_IGNORE_INDEX (-1)
@@ -39,6 +44,12 @@
 void train_matmul_forward(float *y, const float *x, const float *w, int n, int in, int out);
 void train_matmul_backward(float *dx, float *dw, const float *dy, const float *x, const float *w, int n, int in,
 			   int out);
+/* The same on pool's threads (borrowed; NULL runs on the caller): the
+ * forward splits rows of w, the backward tokens for dx and rows for dw. */
+void train_matmul_forward_mt(struct threadpool *pool, float *y, const float *x, const float *w, int n, int in,
+			     int out);
+void train_matmul_backward_mt(struct threadpool *pool, float *dx, float *dw, const float *dy, const float *x,
+			      const float *w, int n, int in, int out);
 
 /*
  * RMS norm over each row: y = x / sqrt(mean(x^2) + eps) * g.

@@ -36,7 +36,7 @@ void train_run_opts_default(struct train_run_opts *o)
 {
 	*o = (struct train_run_opts){ .dim = 64, .n_layers = 2, .n_heads = 4, .n_ctx = 64, .vocab_size = 512,
 				      .steps = 200, .batch = 8, .accum = 1, .eval_every = 20, .ckpt_every = 20,
-				      .lr = 1e-3f, .seed = 1, .write_gguf = true };
+				      .lr = 1e-3f, .seed = 1, .n_threads = 1, .write_gguf = true };
 }
 
 /* The state of one run; every pointer owned and freed by run_free. */
@@ -80,9 +80,11 @@ static enum ajar_err check_opts(const struct train_run_opts *o)
 	if (!o->data || o->n_data < 1 || !o->out)
 		return ajar_errf(AJAR_ERR_INVALID, "at least one data file and an output path are required");
 	if (o->dim < 1 || o->n_layers < 1 || o->n_heads < 1 || o->n_ctx < 1 || o->steps < 1 || o->batch < 1 ||
-	    o->accum < 1 || o->eval_every < 1 || o->ckpt_every < 1 || o->stop_at < 0 || o->stop_at > o->steps)
+	    o->accum < 1 || o->eval_every < 1 || o->ckpt_every < 1 || o->stop_at < 0 || o->stop_at > o->steps ||
+	    o->n_threads < 0 || o->n_threads > TRAIN_MAX_THREADS)
 		return ajar_errf(AJAR_ERR_INVALID, "dim, layers, heads, ctx, steps, batch, accum, eval and "
-						   "checkpoint intervals must be at least 1 (and stop_at <= steps)");
+						   "checkpoint intervals must be at least 1 (and stop_at <= steps, "
+						   "threads 0..256)");
 	if (!(o->lr > 0 && o->lr < 1))
 		return ajar_errf(AJAR_ERR_INVALID, "learning rate %g is not in (0, 1)", (double)o->lr);
 	if (!o->vocab_path && (o->vocab_size < (int)BPE_TRAIN_MIN_VOCAB || o->vocab_size > (int)BPE_TRAIN_MAX_VOCAB))
@@ -290,6 +292,11 @@ static enum ajar_err setup_model(struct run *r)
 	enum ajar_err err = train_model_create(&c, o->batch, o->seed, &r->model);
 	if (err)
 		return err;
+	if (o->n_threads > 1) {
+		err = train_model_set_threads(r->model, o->n_threads);
+		if (err)
+			return err;
+	}
 	size_t n = r->model->n_tensors;
 	r->at = calloc(n, sizeof(*r->at));
 	r->grads = calloc(n, sizeof(*r->grads));

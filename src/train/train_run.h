@@ -66,6 +66,8 @@ struct train_run_opts {
 	int eval_every, ckpt_every; /* in steps, >= 1 */
 	float lr;                /* peak learning rate */
 	uint64_t seed;           /* weights and batches */
+	int n_threads;           /* threads for the step's matmuls (0 or 1: the caller's alone); results do
+				  * not depend on it, so a run may resume with another count */
 	bool write_gguf;         /* false: stop after the checkpoint (tests) */
 	float *losses;           /* (steps) caller's; losses[s - 1] = train loss of step s, or NULL */
 	void (*on_step)(void *user, const struct train_progress *p); /* or NULL */

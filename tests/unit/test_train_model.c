@@ -646,6 +646,56 @@ out:
 	train_model_free(b);
 }
 
+/*
+ * The step's matmuls split their outputs over threads with one writer per
+ * element and the single-thread sum order, so loss and gradients must be
+ * bit-identical for any thread count. Sizes are not multiples of the
+ * 16-row forward split, so threads get ragged row ranges.
+ */
+static void test_threads(void)
+{
+	struct train_config c = { .n_vocab = 37, .dim = 40, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2,
+				  .hidden = 72, .n_ctx = 9, .norm_eps = 1e-5f, .rope_theta = 10000.0f };
+	enum { BATCH = 3, SEQ = 9, STEPS = 5 };
+	struct train_model *m = NULL, *b = NULL;
+	int32_t tokens[BATCH * (SEQ + 1)];
+	float *grads1 = NULL, loss1 = 0, loss = 0, l1[STEPS], l2[STEPS];
+
+	CHECK_OK(train_model_create(&c, BATCH, 7, &m));
+	CHECK_OK(train_model_create(&c, BATCH, 7, &b));
+	if (!m || !b)
+		goto out;
+	CHECK_EQ_INT(train_model_threads(m), 1);
+	CHECK_EQ_INT(train_model_set_threads(m, 0), AJAR_ERR_INVALID);
+	CHECK_EQ_INT(train_model_set_threads(m, TRAIN_MAX_THREADS + 1), AJAR_ERR_INVALID);
+	grads1 = malloc(m->n_params * sizeof(float));
+	CHECK(grads1 != NULL);
+	if (!grads1)
+		goto out;
+	random_tokens(tokens, BATCH, SEQ, c.n_vocab);
+	CHECK_OK(train_forward_backward(m, tokens, BATCH, SEQ, &loss1));
+	memcpy(grads1, m->grads, m->n_params * sizeof(float));
+	for (int n = 2; n <= 3; n++) {
+		CHECK_OK(train_model_set_threads(m, n));
+		CHECK_EQ_INT(train_model_threads(m), n);
+		CHECK_OK(train_forward_backward(m, tokens, BATCH, SEQ, &loss));
+		CHECK_MSG(memcmp(&loss, &loss1, sizeof(loss)) == 0, "%d threads: loss %.9g vs %.9g", n, (double)loss,
+			  (double)loss1);
+		CHECK_MSG(memcmp(m->grads, grads1, m->n_params * sizeof(float)) == 0, "%d threads: gradients differ", n);
+	}
+	/* whole optimizer steps too: 1 thread (m back at 1) against 2 */
+	CHECK_OK(train_model_set_threads(m, 1));
+	CHECK_OK(train_model_set_threads(b, 2));
+	train_steps(m, tokens, BATCH, SEQ, STEPS, 1e-2f, l1);
+	train_steps(b, tokens, BATCH, SEQ, STEPS, 1e-2f, l2);
+	CHECK(memcmp(l1, l2, sizeof(l1)) == 0);
+	CHECK(memcmp(m->params, b->params, m->n_params * sizeof(float)) == 0);
+out:
+	free(grads1);
+	train_model_free(m);
+	train_model_free(b);
+}
+
 int main(void)
 {
 	RUN(test_table);
@@ -657,5 +707,6 @@ int main(void)
 	RUN(test_accumulate);
 	RUN(test_overfit);
 	RUN(test_determinism);
+	RUN(test_threads);
 	return check_summary();
 }

@@ -23,6 +23,7 @@
  * and overfits a fixed batch with plain SGD.
  */
 #include "check.h"
+#include "ajar/threadpool.h"
 #include "train/train_ops.h"
 
 #include <stdint.h>
@@ -158,6 +159,47 @@ struct rmsnorm_case {
 	float eps;
 	float *x, *g, *y, *r; /* (n, d), (d), (n, d), (n, d) */
 };
+
+/* The threaded matmul against the single-thread one, bit for bit, on
+ * sizes that give threads ragged ranges (not multiples of the 16-row
+ * forward split; fewer tokens than threads), with a zero dy entry. */
+static void test_matmul_threads(void)
+{
+	enum { N = 5, IN = 37, OUT = 53 };
+	float *x = rand_array((size_t)N * IN), *w = rand_array((size_t)OUT * IN), *dy = rand_array((size_t)N * OUT);
+	float *y1 = zero_array((size_t)N * OUT), *dx1 = rand_array((size_t)N * IN), *dw1 = rand_array((size_t)OUT * IN);
+	float *y2 = zero_array((size_t)N * OUT), *dx2 = malloc((size_t)N * IN * sizeof(float)),
+	      *dw2 = malloc((size_t)OUT * IN * sizeof(float));
+	if (!dx2 || !dw2)
+		abort();
+	dy[3] = 0.0f;
+	memcpy(dx2, dx1, (size_t)N * IN * sizeof(float));
+	memcpy(dw2, dw1, (size_t)OUT * IN * sizeof(float));
+	train_matmul_forward(y1, x, w, N, IN, OUT);
+	train_matmul_backward(dx1, dw1, dy, x, w, N, IN, OUT);
+	for (int nth = 2; nth <= 7; nth += 5) {
+		struct threadpool *pool = NULL;
+		CHECK_OK(threadpool_new(nth, &pool));
+		if (!pool)
+			break;
+		float *dxt = malloc((size_t)N * IN * sizeof(float)), *dwt = malloc((size_t)OUT * IN * sizeof(float));
+		if (!dxt || !dwt)
+			abort();
+		memcpy(dxt, dx2, (size_t)N * IN * sizeof(float));
+		memcpy(dwt, dw2, (size_t)OUT * IN * sizeof(float));
+		train_matmul_forward_mt(pool, y2, x, w, N, IN, OUT);
+		train_matmul_backward_mt(pool, dxt, dwt, dy, x, w, N, IN, OUT);
+		CHECK_MSG(memcmp(y1, y2, (size_t)N * OUT * sizeof(float)) == 0, "%d threads: y differs", nth);
+		CHECK_MSG(memcmp(dx1, dxt, (size_t)N * IN * sizeof(float)) == 0, "%d threads: dx differs", nth);
+		CHECK_MSG(memcmp(dw1, dwt, (size_t)OUT * IN * sizeof(float)) == 0, "%d threads: dw differs", nth);
+		free(dxt);
+		free(dwt);
+		threadpool_free(pool);
+	}
+	float *arrays[] = { x, w, dy, y1, dx1, dw1, y2, dx2, dw2 };
+	for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++)
+		free(arrays[i]);
+}
 
 static double rmsnorm_loss(void *p)
 {
@@ -501,6 +543,7 @@ static void test_overfit(void)
 int main(void)
 {
 	RUN(test_matmul);
+	RUN(test_matmul_threads);
 	RUN(test_rmsnorm);
 	RUN(test_rope);
 	RUN(test_attention);

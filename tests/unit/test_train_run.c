@@ -141,7 +141,8 @@ static void test_trains_and_loads(void)
 	}
 }
 
-/* 40 steps straight against 20, a checkpoint, and a resumed run to 40. */
+/* 40 steps straight (one thread) against 20, a checkpoint, and a resumed
+ * run to 40 (two threads). */
 static void test_resume(void)
 {
 	struct train_run_opts o;
@@ -158,6 +159,7 @@ static void test_resume(void)
 	CHECK_OK(train_run(&o, &r));
 	float final_a = r.last_val_loss;
 	tiny_opts(&o, out_b, 40);
+	o.n_threads = 2; /* run b, stopped and resumed, on two threads: nothing may change */
 	o.write_gguf = false;
 	o.stop_at = 20;
 	o.losses = lb;
