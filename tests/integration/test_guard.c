@@ -28,6 +28,7 @@
 #include "check.h"
 #include "http_harness.h"
 #include "spawn_util.h"
+#include "guard_util.h"
 
 #include <sodium.h>
 #include <sqlite3.h>
@@ -58,19 +59,6 @@ static const char test_policy[] =
 	"}\n";
 
 /* ---- helpers ---- */
-
-static json_t *body_json(const struct http_resp *r)
-{
-	json_t *j = resp_json(r);
-	CHECK_MSG(j != NULL, "not JSON (status %ld): %s", r->status, r->body);
-	return j ? j : json_object();
-}
-
-static const char *jstr(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "";
-}
 
 /* The error code of an OpenAI-shaped error body, "" if none. */
 static const char *err_code(json_t *j)
@@ -628,24 +616,6 @@ static void test_transparency(void)
 }
 
 /* ---- the audit chain after the workload ---- */
-
-/* The export as one string of JSON lines (caller frees). */
-static char *audit_export(const char *store)
-{
-	const char *args[] = { "audit", "export", "--since", "0", "--store", store, NULL };
-	struct run_result rr = cli(args);
-	CHECK_MSG(rr.status == 0, "audit export: %d %s", rr.status, rr.err);
-	return rr.out;
-}
-
-/* The export line of request id (parsed), or NULL. */
-static json_t *export_row_of(const char *out, const char *id)
-{
-	const char *line = strstr(out, id);
-	while (line && line > out && line[-1] != '\n')
-		line--;
-	return line ? json_loadb(line, strcspn(line, "\n"), 0, NULL) : NULL;
-}
 
 static void sha256_hex_of(const char *s, char hex[65])
 {

@@ -32,6 +32,7 @@
 #include "check.h"
 #include "http_harness.h"
 #include "spawn_util.h"
+#include "guard_util.h"
 
 #include <sys/stat.h>
 
@@ -68,19 +69,6 @@ static const char test_policy[] =
 	"  \"retention\": {\"content\": \"full\"},\n"
 	"  \"watermark\": {\"gamma\": 0.25, \"delta\": 2.0, \"context\": 1, \"key_file\": \"%s\"}\n"
 	"}\n";
-
-static json_t *body_json(const struct http_resp *r)
-{
-	json_t *j = resp_json(r);
-	CHECK_MSG(j != NULL, "not JSON (status %ld): %s", r->status, r->body);
-	return j ? j : json_object();
-}
-
-static const char *jstr(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "";
-}
 
 static json_t *choice0(json_t *resp)
 {
@@ -149,18 +137,14 @@ static void test_blocked_prompt(void)
 	http_resp_free(&r);
 
 	/* No trace of generation: its audit row has no tokens out. */
-	const char *args[] = { "audit", "export", "--since", "0", "--store", srv.store, NULL };
-	struct run_result rr = ajar_spawn(args, NULL, 0);
-	const char *line = strstr(rr.out, rid);
-	while (line && line > rr.out && line[-1] != '\n')
-		line--;
-	json_t *row = line ? json_loadb(line, strcspn(line, "\n"), 0, NULL) : NULL;
+	char *out = audit_export(srv.store);
+	json_t *row = export_row_of(out, rid);
 	CHECK(row != NULL);
 	CHECK_STR(jstr(row, "outcome"), "blocked");
 	CHECK_STR(jstr(row, "reason"), "violence");
 	CHECK_EQ_INT(json_integer_value(json_object_get(row, "tokens_out")), 0);
 	json_decref(row);
-	free(rr.out);
+	free(out);
 }
 
 static void test_output_blocked(void)
@@ -211,20 +195,16 @@ static void test_stored_content_redacted(void)
 	char rid[64];
 	snprintf(rid, sizeof(rid), "%s", r.request_id);
 	http_resp_free(&r);
-	const char *args[] = { "audit", "export", "--since", "0", "--store", srv.store, NULL };
-	struct run_result rr = ajar_spawn(args, NULL, 0);
-	const char *line = strstr(rr.out, rid);
-	while (line && line > rr.out && line[-1] != '\n')
-		line--;
-	json_t *row = line ? json_loadb(line, strcspn(line, "\n"), 0, NULL) : NULL;
+	char *out = audit_export(srv.store);
+	json_t *row = export_row_of(out, rid);
 	CHECK(row != NULL);
 	const char *content = jstr(row, "content");
 	CHECK_MSG(strstr(content, "[EMAIL]") != NULL, "content: %s", content);
 	CHECK(strstr(content, "ada@example.com") == NULL);
 	CHECK(strstr(content, "Once upon a time") != NULL);
-	CHECK(strstr(rr.out, "ada@example.com") == NULL);
+	CHECK(strstr(out, "ada@example.com") == NULL);
 	json_decref(row);
-	free(rr.out);
+	free(out);
 }
 
 static void test_moderations_endpoint(void)
@@ -248,11 +228,10 @@ static void test_moderations_endpoint(void)
 	snprintf(rid, sizeof(rid), "%s", r.request_id);
 	http_resp_free(&r);
 	/* Its audit row keeps the inputs redacted, not the address. */
-	const char *args[] = { "audit", "export", "--since", "0", "--store", srv.store, NULL };
-	struct run_result rr = ajar_spawn(args, NULL, 0);
-	CHECK(strstr(rr.out, rid) != NULL);
-	CHECK(strstr(rr.out, "ada@example.com") == NULL);
-	free(rr.out);
+	char *out = audit_export(srv.store);
+	CHECK(strstr(out, rid) != NULL);
+	CHECK(strstr(out, "ada@example.com") == NULL);
+	free(out);
 	/* Not a list of strings: 400 naming the field. */
 	r = http_do_as(&srv, key_blocker, "POST", "/v1/moderations", "{\"input\":[1,2]}");
 	CHECK_EQ_INT(r.status, 400);
@@ -395,17 +374,13 @@ static void test_guard_model_fails_closed(void)
 	char rid[64];
 	snprintf(rid, sizeof(rid), "%s", r.request_id);
 	http_resp_free(&r);
-	const char *args[] = { "audit", "export", "--since", "0", "--store", srv.store, NULL };
-	struct run_result rr = ajar_spawn(args, NULL, 0);
-	const char *line = strstr(rr.out, rid);
-	while (line && line > rr.out && line[-1] != '\n')
-		line--;
-	json_t *row = line ? json_loadb(line, strcspn(line, "\n"), 0, NULL) : NULL;
+	char *out = audit_export(srv.store);
+	json_t *row = export_row_of(out, rid);
 	CHECK(row != NULL);
 	CHECK_STR(jstr(row, "outcome"), "blocked");
 	CHECK(strstr(jstr(row, "reason"), "classifier") != NULL);
 	json_decref(row);
-	free(rr.out);
+	free(out);
 }
 
 int main(void)
